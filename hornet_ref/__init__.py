@@ -1,0 +1,48 @@
+"""hornet-ref: a readable, instrumented reference implementation of gnConv and HorNet.
+
+Start with :class:`GnConv` (hornet_ref/gnconv.py), then :class:`HorNet`
+(hornet_ref/hornet.py). Which file holds what:
+
+- gnconv.py: GnConv, its mixers (depthwise conv, GlobalLocalFilter), Interactions
+- hornet.py: HorBlock, HorNet, the variants, create_model / list_models
+- recorder.py: InteractionRecorder, the interaction maps of a whole network
+- checkpoint.py: load_pretrained (the authors' checkpoints), read_state_dict
+- flops.py: count_flops, count_params
+- cli.py: the ``hornet-ref`` command
+"""
+
+from .checkpoint import CheckpointError, load_pretrained, read_state_dict
+from .flops import count_flops, count_params
+from .gnconv import (
+    GlobalLocalFilter,
+    GnConv,
+    Interactions,
+    channel_widths,
+    depthwise_conv,
+    resize_complex_weight,
+)
+from .hornet import HorBlock, HorNet, HorNetConfig, create_model, list_models, model_config
+from .recorder import InteractionRecorder
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError",
+    "GlobalLocalFilter",
+    "GnConv",
+    "HorBlock",
+    "HorNet",
+    "HorNetConfig",
+    "InteractionRecorder",
+    "Interactions",
+    "channel_widths",
+    "count_flops",
+    "count_params",
+    "create_model",
+    "depthwise_conv",
+    "list_models",
+    "load_pretrained",
+    "model_config",
+    "read_state_dict",
+    "resize_complex_weight",
+]

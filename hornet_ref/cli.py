@@ -1,0 +1,57 @@
+"""The ``hornet-ref`` command line: one subcommand per job.
+
+``hornet-ref info [NAME ...]`` prints parameters and GFLOPs of the variants.
+Each subcommand's code lives beside the part of the package it drives; this
+file only builds the parser and dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import torch
+
+from .flops import count_flops, count_params
+from .hornet import create_model, list_models
+
+__all__ = ["build_parser", "main"]
+
+
+def _info(args: argparse.Namespace) -> int:
+    names = args.names or list_models()
+    unknown = [n for n in names if n not in list_models()]
+    if unknown:
+        print(f"unknown model(s) {unknown}; valid names: {', '.join(list_models())}", file=sys.stderr)
+        return 2
+    print(f"{'name':<24} {'params':>13} {'input':>7} {'GFLOPs':>8}")
+    for name in names:
+        with torch.device("meta"):  # no memory is allocated, even for the large models
+            model = create_model(name)
+        size = args.img_size or model.config.img_size
+        gflops = count_flops(model, size) / 1e9
+        print(f"{name:<24} {count_params(model):>13,} {size:>7} {gflops:>8.2f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hornet-ref", description="gnConv and HorNet: inspect, analyse and train."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = sub.add_parser("info", help="parameters and GFLOPs of the HorNet variants")
+    info.add_argument("names", nargs="*", metavar="NAME", help="variants (default: all)")
+    info.add_argument("--img-size", type=int, default=None, help="input side (default: the variant's)")
+    info.set_defaults(func=_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+r"""Recursive gated convolution (gnConv) and its spatial mixers.
+
+Reference: Rao et al., "HorNet: Efficient High-Order Spatial Interactions with
+Recursive Gated Convolutions", NeurIPS 2022, Section 3.1 (Eq. 3.3-3.5) and
+Section 3.2 (the Global-Local Filter).
+
+gnConv of order $n$ on $x \in \mathbb{R}^{B \times C \times H \times W}$, with
+channel widths $d_k = C / 2^{n-1-k}$ for $k = 0 \dots n-1$:
+
+$$
+[p_0,\ q] = \phi_{\text{in}}(x), \qquad
+[g_0, \dots, g_{n-1}] = s \cdot f(q)
+$$
+
+$$
+p_1 = p_0 \odot g_0, \qquad
+p_{k+1} = \text{pws}_{k-1}(p_k) \odot g_k \quad (k = 1 \dots n-1), \qquad
+y = \phi_{\text{out}}(p_n)
+$$
+
+The paper writes the same recursion as $p_{k+1} = f_k(q_k) \odot g_k(p_k) / \alpha$,
+with its $g_k$ the 1x1 projections (``pws`` here), its $f_k$ the depthwise mixer
+applied to the $k$-th slice of $q$, and $\alpha = 1/s$. We name the mixer outputs
+"gates", because that is what they do: each one gates $p_k$ elementwise.
+
+All of $f$ runs as one depthwise conv over the $S = \sum_k d_k$ channels of $q$ at
+once (the slices do not interact), which is both what the authors' checkpoints
+hold and the fast way to compute it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange, unpack
+from torch import Tensor, nn
+from torchvision.models.convnext import LayerNorm2d
+
+__all__ = [
+    "GnConv",
+    "GlobalLocalFilter",
+    "Interactions",
+    "MixerFactory",
+    "channel_widths",
+    "depthwise_conv",
+    "resize_complex_weight",
+]
+
+#: A mixer factory takes the number of channels and returns a module that maps
+#: (B, S, H, W) to (B, S, H, W). ``None`` in GnConv means :func:`depthwise_conv`.
+MixerFactory = Callable[[int], nn.Module]
+
+
+def channel_widths(dim: int, order: int) -> list[int]:
+    """The widths $d_0, \\dots, d_{n-1}$ of $p_0 \\dots p_{n-1}$, smallest first.
+
+    ``channel_widths(64, 3) == [16, 32, 64]``. Raises ValueError unless
+    ``order >= 1`` and ``dim`` is divisible by ``2 ** (order - 1)``.
+    """
+    if not isinstance(order, int) or order < 1:
+        raise ValueError(f"gnConv order must be an integer >= 1, got {order!r}")
+    if not isinstance(dim, int) or dim < 1 or dim % 2 ** (order - 1):
+        raise ValueError(
+            f"gnConv of order {order} needs dim divisible by 2**(order-1) = {2 ** (order - 1)}, "
+            f"got dim={dim!r}"
+        )
+    return [dim // 2 ** (order - 1 - k) for k in range(order)]
+
+
+def depthwise_conv(
+    channels: int, kernel_size: int = 7, *, dilation: int = 1, padding_mode: str = "zeros"
+) -> nn.Conv2d:
+    """The default mixer $f$: a depthwise ``kernel_size`` x ``kernel_size`` conv with bias.
+
+    'Same' padding keeps (B, channels, H, W). Pass ``padding_mode="circular"`` for a
+    mixer that commutes with ``torch.roll`` (used by the equivariance tests).
+    """
+    if kernel_size % 2 != 1:
+        raise ValueError(f"depthwise_conv needs an odd kernel_size, got {kernel_size}")
+    return nn.Conv2d(
+        channels,
+        channels,
+        kernel_size,
+        padding=dilation * (kernel_size - 1) // 2,
+        dilation=dilation,
+        groups=channels,
+        bias=True,
+        padding_mode=padding_mode,
+    )
+
+
+def resize_complex_weight(weight: Tensor, size: tuple[int, int]) -> Tensor:
+    """Resize a GF filter stored as (C, h, w, 2) to (C, *size, 2).
+
+    Bilinear with ``align_corners=True`` on the real and imaginary planes, as the
+    authors do both at run time and when fine-tuning at another resolution.
+    """
+    if tuple(weight.shape[1:3]) == tuple(size):
+        return weight
+    planes = rearrange(weight, "c h w two -> two c h w")
+    planes = F.interpolate(planes, size=tuple(size), mode="bilinear", align_corners=True)
+    return rearrange(planes, "two c h w -> c h w two")
+
+
+def _autocast_off(device_type: str) -> contextlib.AbstractContextManager:
+    """A region where autocast does not lower precision (a no-op where it cannot run)."""
+    if torch.amp.is_autocast_available(device_type):
+        return torch.autocast(device_type=device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
+@dataclass
+class Interactions:
+    """What one gnConv forward pass computed on the way to its output.
+
+    p: ``[p_0, ..., p_n]``; ``p[0]`` has shape (B, d_0, H, W), ``p[k + 1]`` has
+        (B, d_k, H, W), so ``p[-1]`` has (B, dim, H, W) and ``proj_out(p[-1])`` is
+        the output. ``p[k]`` is a polynomial of degree ``k + 1`` in the input.
+    gates: ``[g_0, ..., g_{n-1}]``, the scaled mixer outputs; ``gates[k]`` has
+        shape (B, d_k, H, W).
+    """
+
+    p: list[Tensor] = field(default_factory=list)
+    gates: list[Tensor] = field(default_factory=list)
+
+    @property
+    def order(self) -> int:
+        return len(self.gates)
+
+    def detach(self) -> Interactions:
+        """A copy whose tensors are cut from the autograd graph."""
+        return Interactions([t.detach() for t in self.p], [t.detach() for t in self.gates])
+
+
+class GnConv(nn.Module):
+    r"""Recursive gated convolution of order $n$: (B, dim, H, W) -> (B, dim, H, W).
+
+    Args:
+        dim: channels $C$ in and out; divisible by ``2 ** (order - 1)``.
+        order: $n$, the number of gated products; the output is a polynomial of
+            degree $n + 1$ in the input.
+        mixer: factory for the spatial mixer $f$, called with $S = \sum_k d_k$
+            channels. ``None`` builds :func:`depthwise_conv` with ``kernel_size``;
+            ``functools.partial(GlobalLocalFilter, h=14, w=8)`` gives HorNet's GF
+            mixer; any module factory that keeps the shape plugs in.
+        kernel_size: kernel of the default depthwise mixer (ignored with ``mixer``).
+        scale: $s = 1/\alpha$, multiplied onto the mixer output (1/3 in HorNet).
+
+    The submodule names (``proj_in``, ``dwconv``, ``pws``, ``proj_out``) are those of
+    the authors' checkpoints, so their state dicts load unchanged.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        order: int = 5,
+        mixer: MixerFactory | None = None,
+        kernel_size: int = 7,
+        scale: float = 1.0 / 3.0,
+    ) -> None:
+        super().__init__()
+        self.dim = dim
+        self.order = order
+        self.dims = channel_widths(dim, order)  # [d_0, ..., d_{n-1}], d_{n-1} = dim
+        self.scale = scale
+        self.proj_in = nn.Conv2d(dim, 2 * dim, kernel_size=1)  # phi_in
+        # f: one module over all S = sum(d_k) channels of q; the name is the authors'.
+        self.dwconv = (
+            depthwise_conv(sum(self.dims), kernel_size) if mixer is None else mixer(sum(self.dims))
+        )
+        # pws[k - 1]: d_{k-1} -> d_k, the paper's g_k for k = 1 .. n-1.
+        self.pws = nn.ModuleList(
+            nn.Conv2d(self.dims[k - 1], self.dims[k], kernel_size=1) for k in range(1, order)
+        )
+        self.proj_out = nn.Conv2d(dim, dim, kernel_size=1)  # phi_out
+        # Set by InteractionRecorder: called with the Interactions of every forward.
+        self.interaction_sink: Callable[[Interactions], None] | None = None
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.ndim != 4:
+            raise ValueError(
+                f"GnConv expects a 4-D input (B, C, H, W), got shape {tuple(x.shape)}"
+            )
+        if x.shape[1] != self.dim:
+            raise ValueError(
+                f"GnConv(dim={self.dim}) expects {self.dim} input channels, "
+                f"got {x.shape[1]} (input shape {tuple(x.shape)})"
+            )
+
+    def forward(
+        self, x: Tensor, return_interactions: bool = False
+    ) -> Tensor | tuple[Tensor, Interactions]:
+        """Apply gnConv to x of shape (B, dim, H, W).
+
+        Returns y of shape (B, dim, H, W), or ``(y, Interactions)`` when
+        ``return_interactions`` is True.
+        """
+        self._check_input(x)
+        record = return_interactions or self.interaction_sink is not None
+
+        # [p_0, q] = phi_in(x): (B, 2C, H, W) split into (B, d_0, H, W) and (B, S, H, W).
+        p0, q = unpack(self.proj_in(x), [(self.dims[0],), (sum(self.dims),)], "b * h w")
+        # [g_0, ..., g_{n-1}] = s * f(q): (B, S, H, W) split into (B, d_k, H, W) each.
+        gates = unpack(self.dwconv(q) * self.scale, [(d,) for d in self.dims], "b * h w")
+
+        p = p0 * gates[0]  # p_1 = p_0 * g_0: (B, d_0, H, W)
+        ps = [p0, p] if record else []
+        for k in range(1, self.order):
+            p = self.pws[k - 1](p) * gates[k]  # p_{k+1} = pws_{k-1}(p_k) * g_k: (B, d_k, H, W)
+            if record:
+                ps.append(p)
+        y = self.proj_out(p)  # y = phi_out(p_n): (B, C, H, W)
+
+        if not record:
+            return y
+        rec = Interactions(p=ps, gates=list(gates))
+        if self.interaction_sink is not None:
+            self.interaction_sink(rec)
+        return (y, rec) if return_interactions else y
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, order={self.order}, dims={self.dims}, scale={self.scale:.4g}"
+
+
+class GlobalLocalFilter(nn.Module):
+    r"""HorNet's Global-Local Filter, a mixer $f$ for gnConv: (B, D, H, W) -> (B, D, H, W).
+
+    Half the channels are mixed locally by a 3x3 depthwise conv, the other half
+    globally by a learned filter in the 2-D Fourier domain:
+
+    $$
+    x' = \mathrm{LN}(x), \quad [x_l, x_g] = x', \quad
+    z_l = \mathrm{DW}_{3\times 3}(x_l), \quad
+    z_g = \mathcal{F}^{-1}\!\left(W \odot \mathcal{F}(x_g)\right), \quad
+    y = \mathrm{LN}(\mathrm{interleave}(z_l, z_g))
+    $$
+
+    where $\mathcal{F}$ is ``rfft2`` over (H, W) with ``norm="ortho"`` and $W$ a complex
+    filter of shape (D/2, h, w). When the spectrum's size (H, W // 2 + 1) differs
+    from (h, w), $W$ is resized bilinearly (``align_corners=True``) first. The FFT
+    runs in float32 whatever the input dtype (half-precision FFT is not supported on
+    every device, and autocast would otherwise try it).
+
+    Args:
+        dim: channels D; must be even.
+        h, w: the stored filter's size; (14, 8) matches a 14x14 map, (7, 4) a 7x7 one.
+        padding_mode: padding of the local 3x3 conv ("circular" makes the whole
+            filter commute with circular shifts).
+    """
+
+    def __init__(self, dim: int, h: int = 14, w: int = 8, *, padding_mode: str = "zeros") -> None:
+        super().__init__()
+        if dim % 2:
+            raise ValueError(f"GlobalLocalFilter needs an even number of channels, got {dim}")
+        half = dim // 2
+        self.pre_norm = LayerNorm2d(dim, eps=1e-6)
+        self.dw = nn.Conv2d(
+            half, half, 3, padding=1, groups=half, bias=False, padding_mode=padding_mode
+        )
+        # The complex filter W, stored as (real, imag) in the last axis: (D/2, h, w, 2).
+        self.complex_weight = nn.Parameter(torch.empty(half, h, w, 2))
+        nn.init.trunc_normal_(self.complex_weight, std=0.02)
+        self.post_norm = LayerNorm2d(dim, eps=1e-6)
+
+    def spectral_filter(self, height: int, width: int) -> Tensor:
+        """The complex filter for a (height, width) spectrum: (D/2, height, width), complex64."""
+        weight = resize_complex_weight(self.complex_weight.float(), (height, width))
+        return torch.view_as_complex(weight.contiguous())
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.pre_norm(x)
+        # Contiguous halves, not interleaved: (B, D, H, W) -> two of (B, D/2, H, W).
+        local, glob = rearrange(x, "b (two c) h w -> two b c h w", two=2)
+        local = self.dw(local)
+
+        height, width = glob.shape[-2:]
+        with _autocast_off(x.device.type):
+            spectrum = torch.fft.rfft2(glob.float(), dim=(-2, -1), norm="ortho")  # (B, D/2, H, W//2+1)
+            spectrum = spectrum * self.spectral_filter(*spectrum.shape[-2:])
+            glob = torch.fft.irfft2(spectrum, s=(height, width), dim=(-2, -1), norm="ortho")
+        glob = glob.to(local.dtype)
+
+        # Interleave: output channel 2i is local channel i, 2i + 1 is global channel i.
+        x = rearrange([local, glob], "two b c h w -> b (c two) h w")
+        return self.post_norm(x)
+
+    def extra_repr(self) -> str:
+        half, h, w, _ = self.complex_weight.shape
+        return f"dim={2 * half}, filter=({h}, {w})"
