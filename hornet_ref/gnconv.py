@@ -113,6 +113,11 @@ def _autocast_off(device_type: str) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
+def _fft_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 for half/bfloat16/float32 inputs, float64 for float64: never below float32."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 @dataclass
 class Interactions:
     """What one gnConv forward pass computed on the way to its output.
@@ -242,8 +247,8 @@ class GlobalLocalFilter(nn.Module):
     where $\mathcal{F}$ is ``rfft2`` over (H, W) with ``norm="ortho"`` and $W$ a complex
     filter of shape (D/2, h, w). When the spectrum's size (H, W // 2 + 1) differs
     from (h, w), $W$ is resized bilinearly (``align_corners=True``) first. The FFT
-    runs in float32 whatever the input dtype (half-precision FFT is not supported on
-    every device, and autocast would otherwise try it).
+    runs in float32 for any lower-precision input (half-precision FFT is not supported
+    on every device, and autocast would otherwise try it); float64 stays float64.
 
     Args:
         dim: channels D; must be even.
@@ -267,8 +272,10 @@ class GlobalLocalFilter(nn.Module):
         self.post_norm = LayerNorm2d(dim, eps=1e-6)
 
     def spectral_filter(self, height: int, width: int) -> Tensor:
-        """The complex filter for a (height, width) spectrum: (D/2, height, width), complex64."""
-        weight = resize_complex_weight(self.complex_weight.float(), (height, width))
+        """The complex filter for a (height, width) spectrum: (D/2, height, width), complex64
+        (complex128 for a float64 filter)."""
+        weight = self.complex_weight
+        weight = resize_complex_weight(weight.to(_fft_dtype(weight.dtype)), (height, width))
         return torch.view_as_complex(weight.contiguous())
 
     def forward(self, x: Tensor) -> Tensor:
@@ -279,7 +286,8 @@ class GlobalLocalFilter(nn.Module):
 
         height, width = glob.shape[-2:]
         with _autocast_off(x.device.type):
-            spectrum = torch.fft.rfft2(glob.float(), dim=(-2, -1), norm="ortho")  # (B, D/2, H, W//2+1)
+            glob = glob.to(_fft_dtype(glob.dtype))
+            spectrum = torch.fft.rfft2(glob, dim=(-2, -1), norm="ortho")  # (B, D/2, H, W//2+1)
             spectrum = spectrum * self.spectral_filter(*spectrum.shape[-2:])
             glob = torch.fft.irfft2(spectrum, s=(height, width), dim=(-2, -1), norm="ortho")
         glob = glob.to(local.dtype)
