@@ -1,0 +1,37 @@
+"""Shared test data: the authors' parity vectors and the spec's table of checkpoint keys.
+
+tests/fixtures/*.pt were made by running the authors' code with random weights
+(layout in shared/spec/HORNET.md, "Checkpoint format");
+tests/fixtures/official_state_dicts.json lists every key and shape of the authors'
+checkpoints for the ten published variants.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _load_parity(name: str) -> dict[str, Any]:
+    data = torch.load(FIXTURES / f"{name}.pt", map_location="cpu", weights_only=True)
+    data["config"] = json.loads(data["config"])
+    return data
+
+
+@pytest.fixture(scope="session")
+def parity() -> Callable[[str], dict[str, Any]]:
+    """``parity("gnconv_dw7_order3")``: that fixture with its "config" parsed from JSON."""
+    return _load_parity
+
+
+@pytest.fixture(scope="session")
+def official_state_dicts() -> dict[str, dict[str, Any]]:
+    """Per published variant: {"num_params": int, "state_dict": {key: shape list}}."""
+    return json.loads((FIXTURES / "official_state_dicts.json").read_text())
