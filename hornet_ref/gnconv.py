@@ -252,7 +252,9 @@ class GlobalLocalFilter(nn.Module):
 
     Args:
         dim: channels D; must be even.
-        h, w: the stored filter's size; (14, 8) matches a 14x14 map, (7, 4) a 7x7 one.
+        h: the stored filter's height; (h, w) = (14, 8) matches a 14x14 map, (7, 4) a
+            7x7 one.
+        w: the stored filter's width, ``W // 2 + 1`` for a map of width W.
         padding_mode: padding of the local 3x3 conv ("circular" makes the whole
             filter commute with circular shifts).
     """
