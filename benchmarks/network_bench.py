@@ -1,0 +1,145 @@
+"""Benchmark whole networks: HorNet-T (7x7 and GF) against torchvision's ConvNeXt-T and Swin-T.
+
+    python benchmarks/network_bench.py                       # CPU: batch 8 at 224, eager
+    python benchmarks/network_bench.py --amp --channels-last --compile
+    python benchmarks/network_bench.py --batch 128 --amp     # on a GPU
+
+For each model: inference (no_grad forward) and one training step (forward,
+cross-entropy, backward, SGD step), in the same interleaved rounds, reported as
+milliseconds, images per second, memory (see _common.py) and the ratio to
+convnext_tiny measured in the same run. Variants: fp32 eager always; with --amp
+bf16 autocast (fp16 on CUDA devices without bf16); with --channels-last the
+channels_last memory format; with --compile torch.compile (fullgraph for HorNet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+
+import torch
+import torchvision
+from _common import device_arg, machine, print_table, step_memory_mb, time_interleaved, write_json
+from torch import nn
+
+import hornet_ref
+
+PEERS = {
+    "hornet_tiny_7x7": lambda: hornet_ref.create_model("hornet_tiny_7x7"),
+    "hornet_tiny_gf": lambda: hornet_ref.create_model("hornet_tiny_gf"),
+    "convnext_tiny": lambda: torchvision.models.convnext_tiny(),
+    "swin_t": lambda: torchvision.models.swin_t(),
+}
+
+
+def _amp_dtype(device: str) -> torch.dtype:
+    if device.startswith("cuda") and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def _steps(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, amp: bool, device: str):
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
+    autocast = (
+        (lambda: torch.autocast(device_type=device.split(":")[0], dtype=_amp_dtype(device)))
+        if amp
+        else contextlib.nullcontext
+    )
+
+    def infer() -> None:
+        model.eval()
+        with torch.no_grad(), autocast():
+            model(x)
+
+    def train() -> None:
+        model.train()
+        with autocast():
+            loss = nn.functional.cross_entropy(model(x), labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return infer, train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    device_arg(parser)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--img-size", type=int, default=224)
+    parser.add_argument("--models", nargs="+", default=list(PEERS), choices=list(PEERS))
+    parser.add_argument("--amp", action="store_true", help="also time bf16/fp16 autocast")
+    parser.add_argument("--channels-last", action="store_true", help="also time channels_last")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    device = args.device
+    x = torch.randn(args.batch, 3, args.img_size, args.img_size, device=device)
+    labels = torch.randint(0, 1000, (args.batch,), device=device)
+
+    settings = [("fp32", False, False, False)]
+    if args.amp:
+        settings.append(("amp", True, False, False))
+    if args.channels_last:
+        settings.append(("fp32+cl", False, True, False))
+    if args.compile:
+        settings.append(("compile", False, False, True))
+        if args.amp:
+            settings.append(("compile+amp", True, False, True))
+
+    print(f"machine: {machine()}, batch {args.batch} at {args.img_size}")
+    rows = []
+    for label, amp, channels_last, compiled in settings:
+        fns, mem = {}, {}
+        for name in args.models:
+            torch.manual_seed(0)
+            model = PEERS[name]().to(device)
+            xin = x
+            if channels_last:
+                model = model.to(memory_format=torch.channels_last)
+                xin = x.contiguous(memory_format=torch.channels_last)
+            if compiled:
+                model = torch.compile(model, fullgraph=name.startswith("hornet"))
+            infer, train = _steps(model, xin, labels, amp, device)
+            fns[(name, "infer")], fns[(name, "train")] = infer, train
+            train()  # compile/warm before measuring memory
+            mem[name] = step_memory_mb(train, device)
+        times = time_interleaved(fns, rounds=args.rounds, min_time=args.min_time)
+        base = args.models.index("convnext_tiny") if "convnext_tiny" in args.models else None
+        for name in args.models:
+            ti, tt = times[(name, "infer")], times[(name, "train")]
+            row = {
+                "setting": label,
+                "model": name,
+                "infer ms": ti * 1e3,
+                "infer img/s": args.batch / ti,
+                "train ms": tt * 1e3,
+                "train img/s": args.batch / tt,
+                "mem MB": mem[name],
+            }
+            if base is not None:
+                row["infer x convnext"] = ti / times[("convnext_tiny", "infer")]
+                row["train x convnext"] = tt / times[("convnext_tiny", "train")]
+            rows.append(row)
+    columns = [
+        "setting",
+        "model",
+        "infer ms",
+        "infer img/s",
+        "train ms",
+        "train img/s",
+        "mem MB",
+        "infer x convnext",
+        "train x convnext",
+    ]
+    print_table(rows, columns, "Whole networks (memory: see _common.py)")
+    write_json(
+        args.json,
+        {"machine": machine(), "batch": args.batch, "img_size": args.img_size, "rows": rows},
+    )
+
+
+if __name__ == "__main__":
+    main()
