@@ -44,18 +44,21 @@ class InteractionRecorder:
             for name, m in model.named_modules()
             if isinstance(m, GnConv) and (include is None or name in include)
         }
-        if not self.modules:
-            raise ValueError(f"{type(model).__name__} contains no GnConv to record")
         if include is not None and len(self.modules) != len(set(include)):
             unknown = sorted(set(include) - set(self.modules))
-            raise ValueError(f"no GnConv named {unknown}; valid names: {list(self.modules)[:8]} ...")
+            valid = [name for name, m in model.named_modules() if isinstance(m, GnConv)]
+            raise ValueError(f"no GnConv named {unknown}; valid names: {valid[:8]} ...")
+        if not self.modules:
+            raise ValueError(f"{type(model).__name__} contains no GnConv to record")
         self.detach = detach
         self.records: dict[str, Interactions] = {}
 
     def __enter__(self) -> InteractionRecorder:
+        # Check every module before hooking any, so a refused recorder leaves nothing behind.
         for name, module in self.modules.items():
             if module.interaction_sink is not None:
                 raise RuntimeError(f"{name} is already being recorded by another recorder")
+        for name, module in self.modules.items():
             module.interaction_sink = self._sink_for(name)
         return self
 
