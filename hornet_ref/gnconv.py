@@ -122,11 +122,13 @@ def _fft_dtype(dtype: torch.dtype) -> torch.dtype:
 class Interactions:
     """What one gnConv forward pass computed on the way to its output.
 
-    p: ``[p_0, ..., p_n]``; ``p[0]`` has shape (B, d_0, H, W), ``p[k + 1]`` has
-        (B, d_k, H, W), so ``p[-1]`` has (B, dim, H, W) and ``proj_out(p[-1])`` is
-        the output. ``p[k]`` is a polynomial of degree ``k + 1`` in the input.
-    gates: ``[g_0, ..., g_{n-1}]``, the scaled mixer outputs; ``gates[k]`` has
-        shape (B, d_k, H, W).
+    Attributes:
+        p: ``[p_0, ..., p_n]``; ``p[0]`` has shape (B, d_0, H, W), ``p[k + 1]`` has
+            (B, d_k, H, W), so ``p[-1]`` has (B, dim, H, W) and ``proj_out(p[-1])`` is
+            the output. With a linear mixer (the depthwise conv) ``p[k]`` is a
+            polynomial of degree ``k + 1`` in the input.
+        gates: ``[g_0, ..., g_{n-1}]``, the scaled mixer outputs; ``gates[k]`` has
+            shape (B, d_k, H, W).
     """
 
     p: list[Tensor] = field(default_factory=list)
@@ -134,6 +136,7 @@ class Interactions:
 
     @property
     def order(self) -> int:
+        """The gnConv's order n: the number of gates."""
         return len(self.gates)
 
     def detach(self) -> Interactions:

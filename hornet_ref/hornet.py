@@ -91,11 +91,23 @@ class HorBlock(nn.Module):
 class HorNetConfig:
     """Everything that defines a HorNet architecture (not its weights).
 
-    gf_sizes: per stage, ``None`` for the 7x7 depthwise mixer or ``(h, w)`` for a
-        Global-Local Filter with an (h, w) stored filter.
-    stem_patch: the stem's kernel and stride (4 in every published model; 1 or 2
-        keeps small images large enough for four stages).
-    img_size: the input side the model was designed (and its GF filters sized) for.
+    Attributes:
+        base_dim: width b of stage 1; stages 1-4 have b, 2b, 4b, 8b channels.
+        depths: blocks per stage.
+        orders: gnConv order n per stage.
+        gf_sizes: per stage, ``None`` for the 7x7 depthwise mixer or ``(h, w)`` for a
+            Global-Local Filter with an (h, w) stored filter.
+        scale: the gnConv scale s = 1/alpha.
+        kernel_size: kernel of the depthwise mixer.
+        stem_patch: the stem's kernel and stride (4 in every published model; 1 or 2
+            keeps small images large enough for four stages).
+        img_size: the input side the model was designed (and its GF filters sized) for.
+        num_classes: classes of the linear head; 0 for no head (features only).
+        in_chans: channels of the input images.
+        drop_path_rate: stochastic depth of the last block; it rises linearly from 0.
+        layer_scale_init_value: initial value of the layer-scale vectors gamma1 and
+            gamma2 (0: no layer scale).
+        head_init_scale: factor applied to the head's initial weights and bias.
     """
 
     base_dim: int = 64
@@ -114,6 +126,7 @@ class HorNetConfig:
 
     @property
     def dims(self) -> list[int]:
+        """Channels of the four stages: [b, 2b, 4b, 8b]."""
         return [self.base_dim * 2**i for i in range(4)]
 
     def validate(self) -> None:
