@@ -241,10 +241,11 @@ class GlobalLocalFilter(nn.Module):
     globally by a learned filter in the 2-D Fourier domain:
 
     $$
-    x' = \mathrm{LN}(x), \quad [x_l, x_g] = x', \quad
-    z_l = \mathrm{DW}_{3\times 3}(x_l), \quad
-    z_g = \mathcal{F}^{-1}\!\left(W \odot \mathcal{F}(x_g)\right), \quad
-    y = \mathrm{LN}(\mathrm{interleave}(z_l, z_g))
+    \begin{aligned}
+    x' &= \mathrm{LN}(x), & [x_l,\ x_g] &= x', \\
+    z_l &= \mathrm{DW}_{3\times 3}(x_l), & z_g &= \mathcal{F}^{-1}(W \odot \mathcal{F}(x_g)), \\
+    y &= \mathrm{LN}(\mathrm{interleave}(z_l, z_g))
+    \end{aligned}
     $$
 
     where $\mathcal{F}$ is ``rfft2`` over (H, W) with ``norm="ortho"`` and $W$ a complex

@@ -39,13 +39,25 @@ class HorBlock(nn.Module):
     r"""One HorNet block on (B, C, H, W): a gnConv sub-block then an MLP sub-block.
 
     $$
-    x \leftarrow x + \mathrm{DropPath}(\gamma_1 \cdot \mathrm{gnConv}(\mathrm{LN}_1(x))), \qquad
-    x \leftarrow x + \mathrm{DropPath}(\gamma_2 \cdot W_2\,\mathrm{GELU}(W_1\,\mathrm{LN}_2(x)))
+    \begin{aligned}
+    x &\leftarrow x + \mathrm{DropPath}(\gamma_1 \cdot \mathrm{gnConv}(\mathrm{LN}_1(x))), \\
+    x &\leftarrow x + \mathrm{DropPath}(\gamma_2 \cdot W_2\,\mathrm{GELU}(W_1\,\mathrm{LN}_2(x)))
+    \end{aligned}
     $$
 
     The MLP runs on a channels-last view (B, H, W, C) with ``nn.Linear`` layers, as in
     ConvNeXt. ``gamma1``/``gamma2`` are layer-scale vectors (initialised to
     ``layer_scale_init_value``); with ``layer_scale_init_value=0`` they are absent.
+
+    Args:
+        dim: channels C in and out.
+        order: order n of the block's :class:`~hornet_ref.GnConv`.
+        mixer: the gnConv's mixer factory (None: depthwise ``kernel_size`` conv).
+        kernel_size: kernel of the default depthwise mixer.
+        scale: the gnConv's scale s.
+        drop_path: probability of dropping each residual branch (per sample).
+        layer_scale_init_value: initial value of ``gamma1`` and ``gamma2``.
+        mlp_ratio: hidden width of the MLP, in multiples of C.
     """
 
     def __init__(
@@ -160,6 +172,10 @@ class HorNet(nn.Module):
     map, ``forward_head`` pools and classifies, ``forward_intermediates`` returns
     the stage maps, ``feature_info`` describes them, ``num_classes=0`` makes the
     head an identity (a feature extractor).
+
+    Args:
+        config: the architecture (default: ``HorNetConfig()``, HorNet-T 7x7).
+        **overrides: fields of the config to replace, e.g. ``num_classes=10``.
     """
 
     def __init__(self, config: HorNetConfig | None = None, **overrides) -> None:
