@@ -64,8 +64,8 @@ def draw() -> plt.Figure:
     d = channel_widths(DIM, ORDER)  # [16, 32, 64]
     s_total = sum(d)
     plt.rcParams.update({"svg.hashsalt": "hornet-ref", "font.family": "DejaVu Sans"})
-    fig, ax = plt.subplots(figsize=(12.5, 4.6))
-    ax.set_xlim(-0.2, 13.2)
+    fig, ax = plt.subplots(figsize=(10.5, 4.1))
+    ax.set_xlim(-0.6, 13.2)
     ax.set_ylim(0.15, 5.0)
     ax.set_axis_off()
 
@@ -73,7 +73,7 @@ def draw() -> plt.Figure:
     times_x = [4.3, 7.1, 9.9]  # one elementwise product per order
 
     # x -> proj_in -> [p_0, q]
-    ax.text(0.3, 2.6, "$x$\n(B, C, H, W)", ha="center", va="center", fontsize=10.5)
+    ax.text(0.1, 2.6, "$x$\n(B, C, H, W)", ha="center", va="center", fontsize=10.5)
     _box(ax, 1.85, 2.6, 1.5, 0.9, "proj_in\n1x1, C → 2C\n" + r"$\phi_{\mathrm{in}}$", PROJ)
     _arrow(ax, (0.95, 2.6), (1.1, 2.6))
     ax.annotate(
@@ -112,10 +112,10 @@ def draw() -> plt.Figure:
     for k, x in enumerate(times_x):
         _times(ax, x, row)
         if k + 1 < ORDER:
-            pws_x = (x + times_x[k + 1]) / 2 + 0.15
-            _arrow(ax, (x + 0.2, row), (pws_x - 0.7, row), f"$p_{k + 1}$")
-            _box(ax, pws_x, row, 1.35, 0.75, f"pws$_{k}$\n1x1, {d[k]} → {d[k + 1]}", PROJ, 9.5)
-            _arrow(ax, (pws_x + 0.68, row), (times_x[k + 1] - 0.2, row))
+            pws_x = (x + times_x[k + 1]) / 2
+            _arrow(ax, (x + 0.2, row), (pws_x - 0.78, row), f"$p_{k + 1}$")
+            _box(ax, pws_x, row, 1.55, 0.75, f"pws$_{k}$\n1x1, {d[k]} → {d[k + 1]}", PROJ, 9.5)
+            _arrow(ax, (pws_x + 0.78, row), (times_x[k + 1] - 0.2, row))
     _box(ax, 11.55, row, 1.35, 0.9, "proj_out\n1x1, C → C\n" + r"$\phi_{\mathrm{out}}$", PROJ)
     _arrow(ax, (times_x[-1] + 0.2, row), (10.87, row), f"$p_{ORDER}$")
     _arrow(ax, (12.23, row), (12.6, row))
