@@ -175,7 +175,7 @@ class HorNet(nn.Module):
 
     Args:
         config: the architecture (default: ``HorNetConfig()``, HorNet-T 7x7).
-        **overrides: fields of the config to replace, e.g. ``num_classes=10``.
+        **overrides (Any): fields of the config to replace, e.g. ``num_classes=10``.
     """
 
     def __init__(self, config: HorNetConfig | None = None, **overrides) -> None:

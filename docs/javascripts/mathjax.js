@@ -1,8 +1,9 @@
 // MathJax 3 configuration for the site (loaded before MathJax itself).
 // pymdownx.arithmatex (generic mode) wraps every equation of the Markdown pages and
-// of the API docstrings in an element of class "arithmatex" using \( \) and \[ \].
-// Notebook pages come from nbconvert, which keeps the notebook's own $ and $$:
-// MathJax typesets those inside rendered notebook markdown and LaTeX outputs only.
+// of the API docstrings in an element of class "arithmatex", using \( \) and \[ \].
+// Notebook pages come from nbconvert, which keeps the notebook's own $ and $$ inside
+// a "jupyter-wrapper" element. So: the page body (md-content) is ignored, except for
+// arithmatex elements and whole notebooks, where both kinds of delimiters are typeset.
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"], ["$", "$"]],
@@ -11,8 +12,8 @@ window.MathJax = {
     processEnvironments: true,
   },
   options: {
-    ignoreHtmlClass: ".*|",
-    processHtmlClass: "arithmatex|jp-RenderedMarkdown|jp-RenderedLatex",
+    ignoreHtmlClass: "md-content",
+    processHtmlClass: "arithmatex|jupyter-wrapper",
   },
 };
 
