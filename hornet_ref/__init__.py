@@ -6,11 +6,23 @@ Start with :class:`GnConv` (hornet_ref/gnconv.py), then :class:`HorNet`
 - gnconv.py: GnConv, its mixers (depthwise conv, GlobalLocalFilter), Interactions
 - hornet.py: HorBlock, HorNet, the variants, create_model / list_models
 - recorder.py: InteractionRecorder, the interaction maps of a whole network
+- analysis/: interaction maps, measured order, effective receptive fields, comparisons
+- plotting.py: figures of the analyses (matplotlib)
 - checkpoint.py: load_pretrained (the authors' checkpoints), read_state_dict
 - flops.py: count_flops, count_params
 - cli.py: the ``hornet-ref`` command
 """
 
+from .analysis import (
+    effective_receptive_field,
+    harsanyi_dividends,
+    high_contribution_area_ratio,
+    interaction_energy,
+    interaction_maps,
+    measure_order,
+    sample_images,
+    stage_erfs,
+)
 from .checkpoint import CheckpointError, load_pretrained, read_state_dict
 from .flops import count_flops, count_params
 from .gnconv import (
@@ -40,9 +52,17 @@ __all__ = [
     "count_params",
     "create_model",
     "depthwise_conv",
+    "effective_receptive_field",
+    "harsanyi_dividends",
+    "high_contribution_area_ratio",
+    "interaction_energy",
+    "interaction_maps",
     "list_models",
     "load_pretrained",
+    "measure_order",
     "model_config",
     "read_state_dict",
     "resize_complex_weight",
+    "sample_images",
+    "stage_erfs",
 ]

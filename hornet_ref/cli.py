@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .analysis.commands import add_analysis_commands
 from .flops import count_flops, count_params
 from .hornet import create_model, list_models
 
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("names", nargs="*", metavar="NAME", help="variants (default: all)")
     info.add_argument("--img-size", type=int, default=None, help="input side (default: the variant's)")
     info.set_defaults(func=_info)
+    add_analysis_commands(sub)  # erf, interactions
     return parser
 
 

@@ -1,0 +1,67 @@
+"""Analysis tools: what gnConv computes, made visible and measurable.
+
+- interactions.py: per-order interaction maps of one GnConv at a query position
+  (:func:`interaction_maps`) and the size of each p_k and gate (:func:`interaction_energy`)
+- order.py: the measured polynomial degree of a module (:func:`measure_order`) and
+  Harsanyi dividends over pixel players (:func:`harsanyi_dividends`)
+- erf.py: effective receptive fields (:func:`effective_receptive_field`,
+  :func:`stage_erfs`) and RepLKNet's :func:`high_contribution_area_ratio`
+- mixers.py: spatial mixers to compare gnConv with (a ConvNeXt depthwise block,
+  self-attention)
+- compare.py: one analysis over several modules (orders 1..5, 7x7 vs GF, gnConv vs the
+  baselines, random-init vs trained weights)
+- images.py: real photographs without a download, normalised for ImageNet models
+- commands.py: the ``hornet-ref erf`` and ``hornet-ref interactions`` subcommands
+
+The model modules know nothing of this package; it only reads them (through
+``GnConv(..., return_interactions=True)`` and :class:`~hornet_ref.InteractionRecorder`).
+"""
+
+from .compare import (
+    compare_erfs,
+    compare_interaction_maps,
+    compare_orders,
+    gnconvs_by_order,
+    mixers_by_kind,
+    random_vs_trained,
+)
+from .erf import (
+    AreaRatio,
+    area_ratios,
+    effective_receptive_field,
+    high_contribution_area_ratio,
+    stage_erfs,
+)
+from .images import IMAGENET_MEAN, IMAGENET_STD, noise_images, sample_images, sample_photos
+from .interactions import InteractionEnergy, InteractionMaps, interaction_energy, interaction_maps
+from .mixers import SelfAttentionMixer, convnext_block
+from .order import HarsanyiDividends, OrderMeasurement, harsanyi_dividends, measure_order
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "AreaRatio",
+    "HarsanyiDividends",
+    "InteractionEnergy",
+    "InteractionMaps",
+    "OrderMeasurement",
+    "SelfAttentionMixer",
+    "area_ratios",
+    "compare_erfs",
+    "compare_interaction_maps",
+    "compare_orders",
+    "convnext_block",
+    "effective_receptive_field",
+    "gnconvs_by_order",
+    "harsanyi_dividends",
+    "high_contribution_area_ratio",
+    "interaction_energy",
+    "interaction_maps",
+    "measure_order",
+    "mixers_by_kind",
+    "noise_images",
+    "random_vs_trained",
+    "sample_images",
+    "sample_photos",
+    "stage_erfs",
+]

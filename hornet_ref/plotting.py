@@ -1,0 +1,259 @@
+"""Figures for the analysis tools; every function returns a matplotlib Figure.
+
+Figures are built with ``matplotlib.figure.Figure`` directly, not pyplot, so they
+need no display and leave pyplot's state alone; a notebook shows one when it is a
+cell's value, and :func:`save_figure` writes one atomically. One colormap per kind
+of map, the same in every figure: :data:`INTERACTION_CMAP` for interaction maps,
+:data:`ERF_CMAP` for effective receptive fields.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from pathlib import Path
+
+import torch
+from matplotlib.colors import PowerNorm
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from .analysis.erf import THRESHOLDS, area_ratios
+from .analysis.interactions import InteractionMaps
+from .analysis.order import HarsanyiDividends, OrderMeasurement
+
+__all__ = [
+    "ERF_CMAP",
+    "INTERACTION_CMAP",
+    "plot_erf",
+    "plot_harsanyi",
+    "plot_interaction_maps",
+    "plot_order_evidence",
+    "save_figure",
+]
+
+#: Colormap of every interaction map.
+INTERACTION_CMAP = "magma"
+#: Colormap of every effective receptive field.
+ERF_CMAP = "viridis"
+
+_PANEL = 2.4  # inches per map panel
+
+
+def _as_mapping(items, kind: type, default_label: str) -> dict[str, object]:
+    """One item, a sequence or a mapping of items -> {label: item}."""
+    if isinstance(items, kind):
+        return {default_label: items}
+    if isinstance(items, Mapping):
+        return dict(items)
+    return {
+        getattr(item, "name", "") or f"{default_label} {i}": item for i, item in enumerate(items)
+    }
+
+
+def plot_interaction_maps(
+    maps: InteractionMaps | Sequence[InteractionMaps] | Mapping[str, InteractionMaps],
+    *,
+    figsize: tuple[float, float] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Interaction maps on a grid: one row per GnConv, one column per order p_0 .. p_n.
+
+    Each panel is scaled to its own maximum (square-root colour scale, so weak but
+    non-zero influence shows) and titled with its reach, the size of the box of
+    non-zero influence; a cyan cross marks the query position.
+
+    Args:
+        maps: one :class:`~hornet_ref.analysis.InteractionMaps` (maps of shape
+            (n + 1, H, W)), a sequence or a ``{label: InteractionMaps}`` mapping.
+        figsize: (width, height) in inches; default 2.4 inches per panel.
+        title: the figure's title.
+
+    Returns:
+        The Figure.
+    """
+    rows = _as_mapping(maps, InteractionMaps, "GnConv")
+    if not rows:
+        raise ValueError("no interaction maps to plot")
+    columns = max(m.order for m in rows.values()) + 1
+    if figsize is None:
+        figsize = (_PANEL * columns + 1.0, _PANEL * len(rows) + (0.4 if title else 0.0))
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(len(rows), columns, squeeze=False)
+    norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=1.0)
+    for r, (label, m) in enumerate(rows.items()):
+        image = None
+        for k in range(columns):
+            ax = axes[r, k]
+            if k > m.order:
+                ax.axis("off")
+                continue
+            panel = m.maps[k].detach().float().cpu()
+            peak = panel.max()
+            panel = panel / peak if peak > 0 else panel
+            image = ax.imshow(panel.numpy(), cmap=INTERACTION_CMAP, norm=norm)
+            i, j = m.query
+            centre = (j + 0.5) * m.stride - 0.5, (i + 0.5) * m.stride - 0.5
+            ax.plot(*centre, marker="+", color="cyan", markersize=8, mew=1.2)
+            height, width = m.reach()[k]
+            ax.set_title(f"$p_{{{k}}}$: reach {height}x{width}", fontsize=9)
+            ax.set_xlabel("x (pixels)", fontsize=8)
+            ax.set_ylabel(f"{label}\ny (pixels)" if k == 0 else "y (pixels)", fontsize=8)
+            ax.tick_params(labelsize=7)
+        fig.colorbar(image, ax=list(axes[r]), label="influence / max (sqrt scale)", shrink=0.9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _erf_panels(erfs: Tensor | Mapping[str, Tensor]) -> dict[str, Tensor]:
+    if isinstance(erfs, Mapping):
+        return {label: m for label, m in erfs.items()}
+    if erfs.ndim == 2:
+        return {"ERF": erfs}
+    if erfs.ndim == 3:
+        return {f"map {i}": m for i, m in enumerate(erfs)}
+    raise ValueError(f"expected ERF maps (H, W) or (S, H, W), got shape {tuple(erfs.shape)}")
+
+
+def plot_erf(
+    erfs: Tensor | Mapping[str, Tensor],
+    *,
+    thresholds: Sequence[float] = THRESHOLDS,
+    figsize: tuple[float, float] | None = None,
+    title: str | None = None,
+    columns: int | None = None,
+) -> Figure:
+    """Effective receptive fields as heatmaps, each titled with its area ratios.
+
+    Args:
+        erfs: an (H, W) map, an (S, H, W) stack, or ``{label: (H, W) map}``.
+        thresholds: fractions t for
+            :func:`~hornet_ref.analysis.high_contribution_area_ratio`; a ratio marked
+            ``*`` was not reached (reported as 1.0).
+        figsize: (width, height) in inches; default 3.2 inches per panel.
+        title: the figure's title.
+        columns: panels per row (default: all in one row, up to 4).
+
+    Returns:
+        The Figure.
+    """
+    panels = _erf_panels(erfs)
+    if not panels:
+        raise ValueError("no ERF maps to plot")
+    columns = columns or min(len(panels), 4)
+    rows = math.ceil(len(panels) / columns)
+    if figsize is None:
+        figsize = (3.2 * columns + 0.6, 3.4 * rows + (0.4 if title else 0.0))
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, (label, erf) in zip(axes, panels.items(), strict=False):  # spare axes stay empty
+        erf = erf.detach().double().cpu()
+        ratios = area_ratios(erf, thresholds)
+        parts = [f"{t:g}: {r.ratio:.2g}" + ("" if r.reached else "*") for t, r in ratios.items()]
+        summary = "\n".join(", ".join(parts[i : i + 2]) for i in range(0, len(parts), 2))
+        image = ax.imshow(erf.numpy(), cmap=ERF_CMAP, vmin=0.0)
+        ax.set_title(f"{label}\narea ratio at t = {summary}", fontsize=8)
+        ax.set_xlabel("x (pixels)", fontsize=8)
+        ax.set_ylabel("y (pixels)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        fig.colorbar(image, ax=ax, label="contribution", shrink=0.8)
+    for ax in axes[len(panels) :]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_order_evidence(
+    measurements: OrderMeasurement | Mapping[str, OrderMeasurement],
+    *,
+    figsize: tuple[float, float] = (6.4, 4.0),
+    title: str | None = None,
+) -> Figure:
+    """The finite-difference evidence of :func:`~hornet_ref.analysis.measure_order`.
+
+    For each measurement, the size of the m-th difference relative to its rounding
+    scale against m (log scale); differences of order above the degree fall to
+    float64 rounding (~1e-16), below the dashed threshold.
+
+    Args:
+        measurements: one :class:`~hornet_ref.analysis.OrderMeasurement` or
+            ``{label: OrderMeasurement}``.
+        figsize: (width, height) in inches.
+        title: the axes' title.
+
+    Returns:
+        The Figure.
+    """
+    lines = _as_mapping(measurements, OrderMeasurement, "module")
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.subplots()
+    for label, m in lines.items():
+        orders = torch.arange(1, m.relative.numel() + 1)
+        found = f"degree {m.degree}" if m.is_polynomial else "not a polynomial"
+        ax.semilogy(orders, m.relative.clamp_min(1e-20), marker="o", label=f"{label}: {found}")
+    rtol = next(iter(lines.values())).rtol if lines else 1e-12
+    ax.axhline(rtol, color="grey", linestyle="--", label=f"zero below {rtol:g}")
+    ax.set_xlabel("order m of the finite difference")
+    ax.set_ylabel("|difference| / rounding scale of its terms")
+    ax.set_title(title or "measured interaction order")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_harsanyi(
+    dividends: HarsanyiDividends | Mapping[str, HarsanyiDividends],
+    *,
+    figsize: tuple[float, float] = (6.4, 4.0),
+    title: str | None = None,
+) -> Figure:
+    """Largest |Harsanyi dividend| by coalition size (log scale), one line per entry.
+
+    Args:
+        dividends: one :class:`~hornet_ref.analysis.HarsanyiDividends` (``by_size``
+            of shape (m + 1,)) or ``{label: HarsanyiDividends}``.
+        figsize: (width, height) in inches.
+        title: the axes' title.
+
+    Returns:
+        The Figure.
+    """
+    lines = _as_mapping(dividends, HarsanyiDividends, "output")
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.subplots()
+    for label, d in lines.items():
+        sizes = torch.arange(d.by_size.numel())
+        ax.semilogy(sizes, d.by_size.clamp_min(1e-20), marker="o", label=label)
+    ax.set_xlabel("coalition size |S| (pixels)")
+    ax.set_ylabel("largest |I(S)|")
+    ax.set_title(title or "Harsanyi dividends by coalition size")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | PathLike, *, dpi: int = 100) -> Path:
+    """Write ``fig`` to ``path`` atomically: a temporary file beside it, then a rename.
+
+    A reader never sees a half-written file, and an interrupted save leaves any
+    previous file in place. The format follows the suffix (``.png``, ``.pdf``, ...).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            fig.savefig(file, format=fmt, dpi=dpi)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
