@@ -271,7 +271,9 @@ def test_gf_gnconv_with_circular_local_conv_commutes_with_circular_shifts(
     mixer = partial(GlobalLocalFilter, h=filter_size[0], w=filter_size[1], padding_mode="circular")
     model = _randomize(GnConv(dim, order=order, mixer=mixer), seed)
     x = _randn(seed + 1, 2, dim, *size)
+    q = _randn(seed + 2, 2, model.dwconv.dw.in_channels * 2, *size)
     with torch.no_grad():
+        torch.testing.assert_close(model.dwconv(_roll(q, shift)), _roll(model.dwconv(q), shift))
         torch.testing.assert_close(model(_roll(x, shift)), _roll(model(x), shift))
 
 
