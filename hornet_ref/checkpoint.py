@@ -107,7 +107,8 @@ def load_pretrained(
         mine, theirs = own[key].shape, state[key].shape
         if mine == theirs:
             continue
-        if key.endswith("complex_weight") and len(theirs) == 4 and (theirs[0], theirs[3]) == (mine[0], mine[3]):
+        same_channels = len(theirs) == 4 and (theirs[0], theirs[3]) == (mine[0], mine[3])
+        if key.endswith("complex_weight") and same_channels:
             state[key] = resize_complex_weight(state[key].float(), (mine[1], mine[2]))
             continue
         misshaped.append(f"{key} (checkpoint {tuple(theirs)}, model {tuple(mine)})")

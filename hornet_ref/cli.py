@@ -24,7 +24,8 @@ def _info(args: argparse.Namespace) -> int:
     names = args.names or list_models()
     unknown = [n for n in names if n not in list_models()]
     if unknown:
-        print(f"unknown model(s) {unknown}; valid names: {', '.join(list_models())}", file=sys.stderr)
+        valid = ", ".join(list_models())
+        print(f"unknown model(s) {unknown}; valid names: {valid}", file=sys.stderr)
         return 2
     print(f"{'name':<24} {'params':>13} {'input':>7} {'GFLOPs':>8}")
     for name in names:
@@ -44,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="parameters and GFLOPs of the HorNet variants")
     info.add_argument("names", nargs="*", metavar="NAME", help="variants (default: all)")
-    info.add_argument("--img-size", type=int, default=None, help="input side (default: the variant's)")
+    info.add_argument(
+        "--img-size", type=int, default=None, help="input side (default: the variant's)"
+    )
     info.set_defaults(func=_info)
     add_analysis_commands(sub)  # erf, interactions
     return parser

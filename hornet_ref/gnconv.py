@@ -190,9 +190,7 @@ class GnConv(nn.Module):
 
     def _check_input(self, x: Tensor) -> None:
         if x.ndim != 4:
-            raise ValueError(
-                f"GnConv expects a 4-D input (B, C, H, W), got shape {tuple(x.shape)}"
-            )
+            raise ValueError(f"GnConv expects a 4-D input (B, C, H, W), got shape {tuple(x.shape)}")
         if x.shape[1] != self.dim:
             raise ValueError(
                 f"GnConv(dim={self.dim}) expects {self.dim} input channels, "

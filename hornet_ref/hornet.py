@@ -334,7 +334,10 @@ class HorNet(nn.Module):
 def _published(base_dim: int, gf: bool, img_size: int = 224) -> HorNetConfig:
     gf_sizes = (None, None, None, None)
     if gf:
-        gf_sizes = (None, None, (14, 8), (7, 4)) if img_size == 224 else (None, None, (24, 13), (12, 7))
+        # Stage 3 and 4 maps are img_size/16 and img_size/32; filters fit their rfft2 spectra.
+        gf_sizes = (None, None, (14, 8), (7, 4))
+        if img_size == 384:
+            gf_sizes = (None, None, (24, 13), (12, 7))
     return HorNetConfig(base_dim=base_dim, gf_sizes=gf_sizes, img_size=img_size)
 
 
@@ -393,4 +396,3 @@ def create_model(name: str, **overrides) -> HorNet:
     """Build a named HorNet with fresh weights, e.g. ``create_model("hornet_tiny_gf",
     num_classes=10, drop_path_rate=0.2)``. See :func:`list_models` for the names."""
     return HorNet(model_config(name, **overrides))
-
