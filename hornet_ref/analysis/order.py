@@ -227,8 +227,11 @@ class HarsanyiDividends:
 
     @property
     def largest_coalition(self) -> int:
-        """The size of the largest coalition with a dividend above rounding level."""
-        tol = 1e-9 * self.by_size.max().item()
+        """The size of the largest coalition with a dividend above rounding level.
+
+        Rounding level: 1e-12 of the largest dividend (float64 rounds at ~1e-16).
+        """
+        tol = 1e-12 * self.by_size.max().item()
         sizes = [s for s, v in enumerate(self.by_size.tolist()) if v > tol]
         return max(sizes, default=0)
 
