@@ -24,20 +24,18 @@ def _resolve(obj: griffe.Object, name: str) -> str | None:
     package = obj.package
     if name.split(".")[0] == package.name:
         try:
-            target = package.modules_collection.get_member(name)
-        except (KeyError, griffe.AliasResolutionError):
+            # canonical_path: hornet_ref.HorNet is documented as hornet_ref.hornet.HorNet.
+            return package.modules_collection.get_member(name).canonical_path
+        except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
             return None
-        return target.path
+    head, _, rest = name.partition(".")
     try:
-        return obj.resolve(name)
+        path = obj.resolve(head)
     except griffe.NameResolutionError:
-        head, _, rest = name.partition(".")
-        if not rest:
-            return None
-        try:
-            return f"{obj.resolve(head)}.{rest}"
-        except griffe.NameResolutionError:
-            return None
+        return None
+    path = f"{path}.{rest}" if rest else path
+    # Only our own objects have pages to link to (torch.roll resolves to torch.roll).
+    return path if path.split(".")[0] == package.name else None
 
 
 def _rewrite(obj: griffe.Object, text: str) -> str:
