@@ -17,7 +17,8 @@ from os import PathLike
 from pathlib import Path
 
 import torch
-from matplotlib.colors import PowerNorm
+from matplotlib import colormaps
+from matplotlib.colors import LogNorm, PowerNorm
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -126,6 +127,7 @@ def plot_erf(
     figsize: tuple[float, float] | None = None,
     title: str | None = None,
     columns: int | None = None,
+    log_floor: float | None = None,
 ) -> Figure:
     """Effective receptive fields as heatmaps, each titled with its area ratios.
 
@@ -137,6 +139,9 @@ def plot_erf(
         figsize: (width, height) in inches; default 3.2 inches per panel.
         title: the figure's title.
         columns: panels per row (default: all in one row, up to 4).
+        log_floor: None for linear colours; a fraction such as 1e-16 for log colours
+            from that fraction of each panel's peak up to the peak, so that any
+            non-zero contribution shows (the reach); exact zeros are black.
 
     Returns:
         The Figure.
@@ -155,8 +160,14 @@ def plot_erf(
         ratios = area_ratios(erf, thresholds)
         parts = [f"{t:g}: {r.ratio:.2g}" + ("" if r.reached else "*") for t, r in ratios.items()]
         summary = "\n".join(", ".join(parts[i : i + 2]) for i in range(0, len(parts), 2))
-        image = ax.imshow(erf.numpy(), cmap=ERF_CMAP, vmin=0.0)
-        ax.set_title(f"{label}\narea ratio at t = {summary}", fontsize=8)
+        if log_floor is None:
+            image = ax.imshow(erf.numpy(), cmap=ERF_CMAP, vmin=0.0)
+        else:
+            peak = max(erf.max().item(), 1e-300)
+            norm = LogNorm(vmin=peak * log_floor, vmax=peak, clip=False)
+            cmap = colormaps[ERF_CMAP].with_extremes(under="black", bad="black")
+            image = ax.imshow(erf.numpy(), cmap=cmap, norm=norm)
+        ax.set_title(f"{label}: area ratio at t =\n{summary}", fontsize=8)
         ax.set_xlabel("x (pixels)", fontsize=8)
         ax.set_ylabel("y (pixels)", fontsize=8)
         ax.tick_params(labelsize=7)

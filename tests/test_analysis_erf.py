@@ -21,7 +21,14 @@ from hornet_ref import (
     effective_receptive_field,
     high_contribution_area_ratio,
 )
-from hornet_ref.analysis import area_ratios, noise_images, stage_erfs
+from hornet_ref.analysis import (
+    area_ratios,
+    compare_erfs,
+    mixers_by_kind,
+    noise_images,
+    random_vs_trained,
+    stage_erfs,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -178,3 +185,28 @@ def test_area_ratio_rejects_a_map_that_is_not_an_erf():
         high_contribution_area_ratio(torch.randn(9, 9), 0.5)
     with pytest.raises(ValueError, match=r"\(H, W\) map"):
         high_contribution_area_ratio(torch.ones(2, 9, 9), 0.5)
+
+
+def test_compared_mixers_reach_their_window_or_the_whole_map():
+    """gnConv 7x7 and the ConvNeXt block see 7x7; gnConv GF and self-attention see all."""
+    mixers = mixers_by_kind(dim=16, size=SIZE, order=3)
+    erfs = compare_erfs(mixers, noise_images(2, SIZE, channels=16), recipe="luo")
+    window = _centred_square(7)
+    for local in ("gnConv 7x7", "ConvNeXt block"):
+        assert (erfs[local][~window] == 0).all() and (erfs[local][window] > 0).all()
+    for global_ in ("gnConv GF", "self-attention"):
+        assert (erfs[global_] > 0).all()
+
+
+def test_random_vs_trained_loads_the_checkpoint_into_the_second_model(tmp_path):
+    torch.manual_seed(5)
+    trained = create_model("hornet_nano_7x7", layer_scale_init_value=1.0)
+    path = tmp_path / "nano.pth"
+    torch.save(trained.state_dict(), path)
+    images = noise_images(2, 32)
+    erfs = random_vs_trained("hornet_nano_7x7", path, images, stages=[1, 3], recipe="luo")
+    assert erfs["trained"].shape == erfs["random init"].shape == (2, 32, 32)
+    torch.testing.assert_close(
+        erfs["trained"], stage_erfs(trained, images, stages=[1, 3], recipe="luo")
+    )
+    assert not torch.allclose(erfs["trained"], erfs["random init"])
