@@ -36,10 +36,10 @@ __all__ = [
     "save_figure",
 ]
 
-#: Colormap of every interaction map.
 INTERACTION_CMAP = "magma"
-#: Colormap of every effective receptive field.
+"""Colormap of every interaction map."""
 ERF_CMAP = "viridis"
+"""Colormap of every effective receptive field."""
 
 _PANEL = 2.4  # inches per map panel
 

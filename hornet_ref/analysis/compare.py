@@ -4,7 +4,7 @@ Builders make the modules worth comparing (gnConv of orders 1..5; gnConv with a 
 or a Global-Local Filter mixer next to a ConvNeXt block and self-attention of the same
 width; a HorNet at random initialisation and with trained weights); ``compare_*``
 run one analysis over a ``{label: module}`` dict and return ``{label: result}``,
-ready for :mod:`hornet_ref.plotting`.
+ready for the plots of ``hornet_ref.plotting``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from os import PathLike
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -68,7 +69,7 @@ def mixers_by_kind(
 
 
 def compare_erfs(
-    models: Mapping[str, Analysable], images: Tensor, **erf_options
+    models: Mapping[str, Analysable], images: Tensor, **erf_options: Any
 ) -> dict[str, Tensor]:
     """:func:`~hornet_ref.analysis.effective_receptive_field` of each model on ``images``.
 
@@ -86,7 +87,7 @@ def compare_erfs(
 
 
 def compare_orders(
-    models: Mapping[str, Analysable], x: Tensor, **order_options
+    models: Mapping[str, Analysable], x: Tensor, **order_options: Any
 ) -> dict[str, OrderMeasurement]:
     """:func:`~hornet_ref.analysis.measure_order` of each model around ``x``.
 
@@ -97,7 +98,7 @@ def compare_orders(
 
 
 def compare_interaction_maps(
-    models: Mapping[str, nn.Module], x: Tensor, **map_options
+    models: Mapping[str, nn.Module], x: Tensor, **map_options: Any
 ) -> dict[str, InteractionMaps]:
     """:func:`~hornet_ref.analysis.interaction_maps` of each model (each holding a GnConv).
 
@@ -114,7 +115,7 @@ def random_vs_trained(
     *,
     stages: Sequence[int] | None = (0, 1, 2, 3),
     seed: int = 0,
-    **erf_options,
+    **erf_options: Any,
 ) -> dict[str, Tensor]:
     """ERFs of a HorNet variant at random initialisation and with trained weights.
 

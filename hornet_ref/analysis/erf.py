@@ -39,9 +39,10 @@ __all__ = [
 ]
 
 RECIPES = ("replknet", "luo")
+"""The ERF recipes: RepLKNet's (real images) and Luo et al.'s (random inputs)."""
 
-#: The thresholds RepLKNet reports.
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
+"""The fractions t at which RepLKNet reports the high-contribution area ratio."""
 
 
 def _stage_maps(

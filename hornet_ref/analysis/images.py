@@ -19,9 +19,10 @@ from torchvision.transforms.v2 import functional as TF
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "noise_images", "sample_images", "sample_photos"]
 
-#: Per-channel mean and standard deviation of ImageNet (RGB, in [0, 1]).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+"""Per-channel mean of ImageNet images (RGB, values in [0, 1])."""
 IMAGENET_STD = (0.229, 0.224, 0.225)
+"""Per-channel standard deviation of ImageNet images (RGB, values in [0, 1])."""
 
 # scikit-image photographs stored in its wheel (no network access needed).
 _SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
