@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from hornet_ref import GnConv, HorBlock, harsanyi_dividends, measure_order
+from hornet_ref.analysis import compare_orders, gnconvs_by_order
 
 
 @pytest.fixture(autouse=True)
@@ -108,3 +109,10 @@ def test_harsanyi_dividends_add_up_to_the_output_gain():
         gain = gnconv(x[None])[0, 0, 2, 2] - gnconv(empty[None])[0, 0, 2, 2]
     total = result.dividends[1:].sum()
     torch.testing.assert_close(total, gain, rtol=1e-10, atol=1e-12)
+
+
+def test_compare_orders_over_gnconvs_of_orders_1_to_5():
+    measured = compare_orders(gnconvs_by_order(16, range(1, 6)), torch.randn(1, 16, 6, 6))
+    assert {label: m.degree for label, m in measured.items()} == {
+        f"order {n}": n + 1 for n in range(1, 6)
+    }
