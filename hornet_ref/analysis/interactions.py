@@ -185,12 +185,13 @@ def _order_maps(
         for k in sorted({k for k, _, _ in chunk}):
             mine = [r for r, (order, _, _) in enumerate(chunk) if order == k]
             at_query = rearrange(ps[k][:, :, i, j], "(r b) d -> r b d", b=batch)[mine]
-            weights = torch.stack([chunk[r][1] for r in mine]).to(at_query)  # (r_k, d_k)
-            score = score + torch.einsum("rbd,rd->", at_query, weights)
+            cotangents = torch.stack([chunk[r][1] for r in mine]).to(at_query)  # (r_k, d_k)
+            score = score + torch.einsum("rbd,rd->", at_query, cotangents)
         (grads,) = torch.autograd.grad(score, copies)
         grads = rearrange(grads.double(), "(r b) c h w -> r b c h w", b=batch).pow(2).sum(dim=2)
-        for r, (k, _, weight) in enumerate(chunk):
-            squares[k] += weight * grads[r].cpu()
+        orders_of_rows = torch.tensor([k for k, _, _ in chunk])
+        row_weights = torch.tensor([w for _, _, w in chunk], dtype=torch.float64)
+        squares.index_add_(0, orders_of_rows, row_weights[:, None, None, None] * grads.cpu())
     return squares.sqrt().mean(dim=1).float()  # (n + 1, H, W)
 
 

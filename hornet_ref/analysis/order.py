@@ -246,7 +246,7 @@ def harsanyi_dividends(
 ) -> HarsanyiDividends:
     """Exact Harsanyi dividends of one output of ``fn`` over pixel players.
 
-    All 2**m coalitions are evaluated in one float64 batch (keep m small, <= 12), then
+    All 2**m coalitions are evaluated in one float64 batch (so m <= 16, and small), then
     the dividends follow from a Moebius transform along each player's axis.
 
     Args:
