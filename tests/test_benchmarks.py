@@ -1,0 +1,72 @@
+"""The benchmark scripts run end to end (tiny settings) and print their tables."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _run(script: str, *args: str, tmp_path: Path) -> tuple[str, dict]:
+    out = tmp_path / "table.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / script),
+            *args,
+            "--rounds",
+            "1",
+            "--min-time",
+            "0.01",
+            "--device",
+            "cpu",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout, json.loads(out.read_text())
+
+
+def test_gnconv_bench_growth_table_and_plot(tmp_path):
+    plot = tmp_path / "growth.png"
+    stdout, table = _run(
+        "gnconv_bench.py",
+        "--skip-orders",
+        "--sides",
+        "8",
+        "16",
+        "--plot",
+        str(plot),
+        tmp_path=tmp_path,
+    )
+    assert "Growth with map size" in stdout
+    assert {r["module"] for r in table["by_size"]} == {"gnconv 7x7", "gnconv GF", "attention"}
+    assert all(r["fwd ms"] > 0 for r in table["by_size"])
+    assert plot.stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_network_bench_reports_ratios_to_convnext(tmp_path):
+    stdout, table = _run(
+        "network_bench.py",
+        "--models",
+        "hornet_tiny_7x7",
+        "convnext_tiny",
+        "--batch",
+        "1",
+        "--img-size",
+        "32",
+        tmp_path=tmp_path,
+    )
+    rows = {r["model"]: r for r in table["rows"]}
+    assert rows["convnext_tiny"]["train x convnext"] == 1.0
+    assert rows["hornet_tiny_7x7"]["train ms"] > 0
+    assert "hornet_tiny_7x7" in stdout
