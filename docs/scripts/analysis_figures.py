@@ -1,0 +1,89 @@
+"""Draw the Analysis guide's figures (docs/assets/analysis-*.png) with hornet_ref's own tools.
+
+    python docs/scripts/analysis_figures.py            # both figures (~1 minute on a CPU)
+    python docs/scripts/analysis_figures.py maps       # only the interaction maps
+
+- ``maps``: per-order interaction maps of gnConv with a 7x7 mixer at orders 2 and 5, and
+  with the Global-Local Filter at order 3 (``interaction_maps``, ``plot_interaction_maps``).
+- ``erf``: effective receptive fields after each stage of HorNet-T (7x7 and GF), random
+  weights with layer scale 1, RepLKNet's recipe on real photographs (``stage_erfs``,
+  ``plot_erf``), titled with the high-contribution area ratios.
+
+Weights and images are fixed by seeds, and the PNGs carry no date or version, so
+re-running the script on the same machine gives the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import torch  # noqa: E402
+
+from hornet_ref import GlobalLocalFilter, GnConv, create_model  # noqa: E402
+from hornet_ref.analysis import interaction_maps, sample_images, stage_erfs  # noqa: E402
+from hornet_ref.plotting import plot_erf, plot_interaction_maps  # noqa: E402
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+MAP = 21  # side of the gnConvs' input map
+DIM = 32  # their channels
+ERF_SIZE, ERF_IMAGES = 224, 8
+
+
+def _save(fig, name: str) -> None:
+    path = ASSETS / name
+    fig.savefig(path, dpi=90, facecolor="white", metadata={"Software": None})
+    print(f"wrote {path}")
+
+
+def interaction_maps_figure() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, DIM, MAP, MAP)
+    global_local = partial(GlobalLocalFilter, h=MAP, w=MAP // 2 + 1)
+    modules = {
+        "7x7, n=2": GnConv(DIM, order=2),
+        "7x7, n=5": GnConv(DIM, order=5),
+        "GF, n=3": GnConv(DIM, order=3, mixer=global_local),
+    }
+    maps = {label: interaction_maps(m, x) for label, m in modules.items()}
+    title = f"interaction maps at the centre of a {MAP}x{MAP} map (random weights, {DIM} channels)"
+    _save(plot_interaction_maps(maps, title=title), "analysis-interaction-maps.png")
+
+
+def erf_figure() -> None:
+    images = sample_images(ERF_IMAGES, ERF_SIZE)
+    panels = {}
+    for name in ("hornet_tiny_7x7", "hornet_tiny_gf"):
+        torch.manual_seed(0)
+        model = create_model(name, layer_scale_init_value=1.0).eval()
+        erfs = stage_erfs(model, images, stages=[0, 1, 2, 3])
+        for stage, erf in enumerate(erfs):
+            panels[f"{name}, stage {stage}"] = erf
+    title = (
+        f"ERF of HorNet-T after each stage: random weights (layer scale 1), "
+        f"{ERF_IMAGES} photographs at {ERF_SIZE}px"
+    )
+    _save(plot_erf(panels, title=title, columns=4), "analysis-erf-stages.png")
+
+
+FIGURES = {"maps": interaction_maps_figure, "erf": erf_figure}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("figures", nargs="*", help=f"any of {', '.join(FIGURES)} (default: all)")
+    args = parser.parse_args()
+    unknown = sorted(set(args.figures) - set(FIGURES))
+    if unknown:
+        parser.error(f"unknown figure(s) {unknown}; choose from {', '.join(FIGURES)}")
+    ASSETS.mkdir(parents=True, exist_ok=True)
+    for name in args.figures or FIGURES:
+        FIGURES[name]()
+
+
+if __name__ == "__main__":
+    main()
