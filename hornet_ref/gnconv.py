@@ -30,7 +30,6 @@ hold and the fast way to compute it.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -104,13 +103,6 @@ def resize_complex_weight(weight: Tensor, size: tuple[int, int]) -> Tensor:
     planes = rearrange(weight, "c h w two -> two c h w")
     planes = F.interpolate(planes, size=tuple(size), mode="bilinear", align_corners=True)
     return rearrange(planes, "two c h w -> c h w two")
-
-
-def _autocast_off(device_type: str) -> contextlib.AbstractContextManager:
-    """A region where autocast does not lower precision (a no-op where it cannot run)."""
-    if torch.amp.is_autocast_available(device_type):
-        return torch.autocast(device_type=device_type, enabled=False)
-    return contextlib.nullcontext()
 
 
 def _fft_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -288,12 +280,14 @@ class GlobalLocalFilter(nn.Module):
         local, glob = rearrange(x, "b (two c) h w -> two b c h w", two=2)
         local = self.dw(local)
 
+        # The FFT in float32 (or float64): the explicit cast suffices under autocast, which
+        # lowers no FFT op, and needs no autocast context (one breaks torch.compile graphs
+        # on older torch).
         height, width = glob.shape[-2:]
-        with _autocast_off(x.device.type):
-            glob = glob.to(_fft_dtype(glob.dtype))
-            spectrum = torch.fft.rfft2(glob, dim=(-2, -1), norm="ortho")  # (B, D/2, H, W//2+1)
-            spectrum = spectrum * self.spectral_filter(*spectrum.shape[-2:])
-            glob = torch.fft.irfft2(spectrum, s=(height, width), dim=(-2, -1), norm="ortho")
+        glob = glob.to(_fft_dtype(glob.dtype))
+        spectrum = torch.fft.rfft2(glob, dim=(-2, -1), norm="ortho")  # (B, D/2, H, W//2+1)
+        spectrum = spectrum * self.spectral_filter(*spectrum.shape[-2:])
+        glob = torch.fft.irfft2(spectrum, s=(height, width), dim=(-2, -1), norm="ortho")
         glob = glob.to(local.dtype)
 
         # Interleave: output channel 2i is local channel i, 2i + 1 is global channel i.
