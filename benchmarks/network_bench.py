@@ -84,10 +84,14 @@ def main() -> None:
         settings.append(("amp", True, False, False))
     if args.channels_last:
         settings.append(("fp32+cl", False, True, False))
+        if args.amp:
+            settings.append(("amp+cl", True, True, False))
     if args.compile:
         settings.append(("compile", False, False, True))
         if args.amp:
             settings.append(("compile+amp", True, False, True))
+            if args.channels_last:
+                settings.append(("compile+amp+cl", True, True, True))
 
     print(f"machine: {machine()}, batch {args.batch} at {args.img_size}")
     rows = []
