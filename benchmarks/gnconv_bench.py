@@ -144,7 +144,7 @@ def by_size(args: argparse.Namespace) -> list[dict]:
     dim, order = 64, 3
     rows = []
     for side in args.sides:
-        x = torch.randn(1, dim, side, side, device=args.device)
+        x = torch.randn(args.growth_batch, dim, side, side, device=args.device)
         gf = partial(GlobalLocalFilter, h=side, w=side // 2 + 1)
         candidates = {
             "gnconv 7x7": GnConv(dim, order=order),
@@ -160,7 +160,7 @@ def by_size(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def plot_growth(rows: list[dict], path) -> None:
+def plot_growth(rows: list[dict], path, batch: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,7 +170,7 @@ def plot_growth(rows: list[dict], path) -> None:
     for name in dict.fromkeys(r["module"] for r in rows):
         pts = [(r["tokens"], r["fwd ms"]) for r in rows if r["module"] == name]
         ax.loglog(*zip(*pts, strict=True), marker="o", label=name)
-    ax.set_xlabel("positions H*W (64 channels, batch 1)")
+    ax.set_xlabel(f"positions H*W (64 channels, batch {batch})")
     ax.set_ylabel("forward time (ms)")
     ax.set_title("Spatial mixers as the map grows")
     ax.grid(True, which="both", alpha=0.3)
@@ -189,6 +189,9 @@ def main() -> None:
     device_arg(parser)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--sides", type=int, nargs="+", default=[14, 28, 56, 112])
+    parser.add_argument(
+        "--growth-batch", type=int, default=1, help="batch of the growth table (GPU: 32)"
+    )
     parser.add_argument("--plot", type=__import__("pathlib").Path, default=None)
     parser.add_argument("--skip-orders", action="store_true", help="only the growth table")
     args = parser.parse_args()
@@ -205,7 +208,7 @@ def main() -> None:
     payload["by_size"] = by_size(args)
     print_table(payload["by_size"], ["side", "tokens", "module", "fwd ms"], "Growth with map size")
     if args.plot:
-        plot_growth(payload["by_size"], args.plot)
+        plot_growth(payload["by_size"], args.plot, args.growth_batch)
     write_json(args.json, payload)
 
 
