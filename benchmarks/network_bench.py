@@ -1,15 +1,15 @@
 """Benchmark whole networks: HorNet-T (7x7 and GF) against torchvision's ConvNeXt-T and Swin-T.
 
     python benchmarks/network_bench.py                       # CPU: batch 8 at 224, eager
-    python benchmarks/network_bench.py --amp --channels-last --compile
-    python benchmarks/network_bench.py --batch 128 --amp     # on a GPU
+    python benchmarks/network_bench.py --settings fp32 amp cl compile
+    python benchmarks/network_bench.py --batch 128 --settings amp+cl compile+amp+cl  # GPU
 
 For each model: inference (no_grad forward) and one training step (forward,
 cross-entropy, backward, SGD step), in the same interleaved rounds, reported as
 milliseconds, images per second, memory (see _common.py) and the ratio to
-convnext_tiny measured in the same run. Variants: fp32 eager always; with --amp
-bf16 autocast (fp16 on CUDA devices without bf16); with --channels-last the
-channels_last memory format; with --compile torch.compile (fullgraph for HorNet).
+convnext_tiny measured in the same run. Settings (--settings): fp32 eager; amp,
+bf16 autocast (fp16 on CUDA devices without bf16); cl, the channels_last memory
+format; compile, torch.compile (fullgraph=True for HorNet); and combinations.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from _common import device_arg, machine, print_table, step_memory_mb, time_inter
 from torch import nn
 
 import hornet_ref
+
+SETTINGS = ["fp32", "amp", "cl", "amp+cl", "compile", "compile+amp", "compile+amp+cl"]
 
 PEERS = {
     "hornet_tiny_7x7": lambda: hornet_ref.create_model("hornet_tiny_7x7"),
@@ -70,28 +72,23 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--img-size", type=int, default=224)
     parser.add_argument("--models", nargs="+", default=list(PEERS), choices=list(PEERS))
-    parser.add_argument("--amp", action="store_true", help="also time bf16/fp16 autocast")
-    parser.add_argument("--channels-last", action="store_true", help="also time channels_last")
-    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        default=["fp32"],
+        choices=SETTINGS,
+        help="what to time: amp = bf16 autocast (fp16 where no bf16), cl = channels_last, "
+        "compile = torch.compile (fullgraph for HorNet)",
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     device = args.device
     x = torch.randn(args.batch, 3, args.img_size, args.img_size, device=device)
     labels = torch.randint(0, 1000, (args.batch,), device=device)
-
-    settings = [("fp32", False, False, False)]
-    if args.amp:
-        settings.append(("amp", True, False, False))
-    if args.channels_last:
-        settings.append(("fp32+cl", False, True, False))
-        if args.amp:
-            settings.append(("amp+cl", True, True, False))
-    if args.compile:
-        settings.append(("compile", False, False, True))
-        if args.amp:
-            settings.append(("compile+amp", True, False, True))
-            if args.channels_last:
-                settings.append(("compile+amp+cl", True, True, True))
+    settings = [
+        (name, "amp" in name.split("+"), "cl" in name.split("+"), "compile" in name.split("+"))
+        for name in args.settings
+    ]
 
     print(f"machine: {machine()}, batch {args.batch} at {args.img_size}")
     rows = []
