@@ -1,13 +1,14 @@
 """Draw the Analysis guide's figures (docs/assets/analysis-*.png) with hornet_ref's own tools.
 
-    python docs/scripts/analysis_figures.py            # both figures (~1 minute on a CPU)
+    python docs/scripts/analysis_figures.py            # both figures (a few minutes on a CPU)
     python docs/scripts/analysis_figures.py maps       # only the interaction maps
 
 - ``maps``: per-order interaction maps of gnConv with a 7x7 mixer at orders 2 and 5, and
   with the Global-Local Filter at order 3 (``interaction_maps``, ``plot_interaction_maps``).
-- ``erf``: effective receptive fields after each stage of HorNet-T (7x7 and GF), random
-  weights with layer scale 1, RepLKNet's recipe on real photographs (``stage_erfs``,
-  ``plot_erf``), titled with the high-contribution area ratios.
+- ``erf``: effective receptive fields after the last stage of HorNet-T (7x7 and GF) with
+  every stage at gnConv order 1, 3 or 5, random weights with layer scale 1, RepLKNet's
+  recipe on real photographs (``stage_erfs``, ``plot_erf``), titled with the
+  high-contribution area ratios.
 
 Weights and images are fixed by seeds, and the PNGs carry no date or version, so
 re-running the script on the same machine gives the same files.
@@ -32,6 +33,7 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets"
 MAP = 21  # side of the gnConvs' input map
 DIM = 32  # their channels
 ERF_SIZE, ERF_IMAGES = 224, 8
+ERF_ORDERS = (1, 3, 5)
 
 
 def _save(fig, name: str) -> None:
@@ -58,16 +60,15 @@ def erf_figure() -> None:
     images = sample_images(ERF_IMAGES, ERF_SIZE)
     panels = {}
     for name in ("hornet_tiny_7x7", "hornet_tiny_gf"):
-        torch.manual_seed(0)
-        model = create_model(name, layer_scale_init_value=1.0).eval()
-        erfs = stage_erfs(model, images, stages=[0, 1, 2, 3])
-        for stage, erf in enumerate(erfs):
-            panels[f"{name}, stage {stage}"] = erf
+        for order in ERF_ORDERS:
+            torch.manual_seed(0)
+            model = create_model(name, orders=(order,) * 4, layer_scale_init_value=1.0).eval()
+            panels[f"{name}, n={order}"] = stage_erfs(model, images, stages=[3])[0]
     title = (
-        f"ERF of HorNet-T after each stage: random weights (layer scale 1), "
-        f"{ERF_IMAGES} photographs at {ERF_SIZE}px"
+        "ERF after stage 4 of HorNet-T with every stage at order n: random weights "
+        f"(layer scale 1), {ERF_IMAGES} photographs at {ERF_SIZE}px"
     )
-    _save(plot_erf(panels, title=title, columns=4), "analysis-erf-stages.png")
+    _save(plot_erf(panels, title=title, columns=len(ERF_ORDERS)), "analysis-erf-orders.png")
 
 
 FIGURES = {"maps": interaction_maps_figure, "erf": erf_figure}
