@@ -16,6 +16,7 @@ import torch
 from .analysis.commands import add_analysis_commands
 from .flops import count_flops, count_params
 from .hornet import create_model, list_models
+from .train.commands import register as add_train_commands
 
 __all__ = ["build_parser", "main"]
 
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.set_defaults(func=_info)
     add_analysis_commands(sub)  # erf, interactions
+    add_train_commands(sub)  # train, evaluate
     return parser
 
 

@@ -1,0 +1,331 @@
+"""What a training run is: one typed dataclass, its recipes, and its command-line flags.
+
+:class:`TrainConfig` holds every setting. Recipe fields default to ``None``,
+meaning "the recipe's value": :func:`resolve` fills them from one of three
+recipes, chosen by ``recipe="auto"`` from the data:
+
+- ``shapes``: the built-in 32x32 dataset, a short run that fits a few CPU minutes;
+- ``cifar``: CIFAR-10/100 from scratch, a longer run with the same 32x32 pipeline;
+- ``imagenet``: the paper's ImageNet-1K recipe, the default for ImageFolder data.
+
+:func:`add_arguments` turns every field into a flag (``--batch-size``,
+``--channels-last/--no-channels-last`` ...) from the dataclass itself, so the
+command line and the Python API cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+__all__ = [
+    "MOVABLE_FIELDS",
+    "RECIPES",
+    "SESSION_FIELDS",
+    "ConfigError",
+    "TrainConfig",
+    "add_arguments",
+    "config_from_args",
+    "resolve",
+]
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work, with what was expected."""
+
+
+def _opt(help: str, **metadata: Any) -> dict[str, Any]:
+    return {"help": help, **metadata}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run. ``None`` means "the recipe's value" (see RECIPES)."""
+
+    # What to train, on what.
+    data: str = field(
+        default="builtin",
+        metadata=_opt(
+            "'builtin' (generated shapes, no download), 'cifar10', 'cifar100', or an "
+            "ImageFolder root holding train/ and val/ class folders"
+        ),
+    )
+    data_cache: str = field(
+        default="~/.cache/hornet-ref", metadata=_opt("where CIFAR is downloaded and kept")
+    )
+    train_samples: int | None = field(
+        default=None,
+        metadata=_opt("training images: how many to generate (builtin) or a seeded subset size"),
+    )
+    val_samples: int | None = field(default=None, metadata=_opt("validation images, likewise"))
+    model: str = field(default="hornet_nano_7x7", metadata=_opt("a name from `hornet-ref info`"))
+    img_size: int | None = field(default=None, metadata=_opt("input side (default: the model's)"))
+    finetune: str | None = field(
+        default=None,
+        metadata=_opt("weights to start from; the head is kept fresh when classes differ"),
+    )
+    recipe: str = field(
+        default="auto",
+        metadata=_opt(
+            "hyper-parameter defaults (auto: from --data)",
+            choices=("auto", "shapes", "cifar", "imagenet"),
+        ),
+    )
+
+    # Schedule and optimiser (AdamW).
+    epochs: int | None = field(default=None, metadata=_opt("epochs the schedule is planned for"))
+    stop_after: int | None = field(
+        default=None,
+        metadata=_opt("end this session after this epoch (checkpoint kept; --resume continues)"),
+    )
+    batch_size: int | None = field(default=None, metadata=_opt("images per device per step"))
+    accum_steps: int = field(default=1, metadata=_opt("gradient accumulation: steps per update"))
+    lr: float | None = field(
+        default=None, metadata=_opt("peak learning rate at a total batch of --lr-batch")
+    )
+    lr_batch: int | None = field(
+        default=None, metadata=_opt("the total batch --lr is given for; lr scales linearly")
+    )
+    min_lr: float | None = field(default=None, metadata=_opt("learning rate at the cosine's end"))
+    warmup_epochs: float | None = field(default=None, metadata=_opt("linear warm-up length"))
+    weight_decay: float | None = field(
+        default=None, metadata=_opt("AdamW decay (never on norms, biases, layer-scale)")
+    )
+    layer_decay: float | None = field(
+        default=None, metadata=_opt("layer-wise lr decay for fine-tuning (1: off)")
+    )
+    clip_grad: float | None = field(default=None, metadata=_opt("max gradient norm (0: off)"))
+
+    # Regularisation and augmentation.
+    drop_path: float | None = field(default=None, metadata=_opt("stochastic depth, last block"))
+    label_smoothing: float | None = field(default=None, metadata=_opt("label smoothing"))
+    mixup: float | None = field(default=None, metadata=_opt("mixup alpha (0: off)"))
+    cutmix: float | None = field(default=None, metadata=_opt("cutmix alpha (0: off)"))
+    rand_augment: int | None = field(
+        default=None, metadata=_opt("RandAugment magnitude, 2 ops (0: off)")
+    )
+    random_erasing: float | None = field(default=None, metadata=_opt("random erasing probability"))
+    ema_decay: float | None = field(
+        default=None, metadata=_opt("EMA of weights per update, evaluated alongside (0: off)")
+    )
+
+    # Speed.
+    device: str = field(default="auto", metadata=_opt("'auto' (CUDA if present), 'cpu', 'cuda'"))
+    precision: str = field(
+        default="auto",
+        metadata=_opt(
+            "autocast dtype; auto: bf16 on CUDA that has it, else fp16 with a gradient scaler; "
+            "fp32 on CPU",
+            choices=("auto", "fp32", "bf16", "fp16"),
+        ),
+    )
+    channels_last: bool = field(default=True, metadata=_opt("channels-last memory format"))
+    compile: bool = field(default=False, metadata=_opt("torch.compile the model"))
+    grad_checkpointing: bool = field(
+        default=False, metadata=_opt("recompute blocks in backward: less memory, more time")
+    )
+    workers: int | None = field(
+        default=None, metadata=_opt("data loader processes per device (default: by data)")
+    )
+
+    # Bookkeeping.
+    out: str = field(default="runs/train", metadata=_opt("run folder: checkpoint, metrics, plot"))
+    resume: bool = field(default=False, metadata=_opt("continue the run in --out"))
+    seed: int = field(default=0, metadata=_opt("seed of weights, data order and augmentation"))
+    log_every: int = field(
+        default=10, metadata=_opt("updates between progress refreshes and loss checks")
+    )
+    progress: bool = field(default=True, metadata=_opt("show a progress bar per epoch"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values only (str, int, float, bool, None): safe for JSON and weights_only."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+#: Settings that belong to one session, not to the run: they may change on --resume.
+SESSION_FIELDS = (
+    "stop_after",
+    "device",
+    "workers",
+    "compile",
+    "out",
+    "resume",
+    "log_every",
+    "progress",
+)
+
+#: Where the data lives may change on --resume (given: this session's; else the run's).
+MOVABLE_FIELDS = ("data", "data_cache")
+
+_IMAGENET_DROP_PATH = {"tiny": 0.2, "small": 0.4, "base": 0.5, "large": 0.2}
+
+#: The recipes. ``imagenet`` is the paper's (shared/spec/HORNET.md, "Training
+#: recipe"); drop path there depends on the model size (T 0.2, S 0.4, B 0.5).
+RECIPES: dict[str, dict[str, Any]] = {
+    "shapes": dict(
+        epochs=8,
+        batch_size=64,
+        lr=2e-3,
+        lr_batch=64,
+        min_lr=1e-5,
+        warmup_epochs=0.5,
+        weight_decay=0.05,
+        layer_decay=1.0,
+        clip_grad=5.0,
+        drop_path=0.0,
+        label_smoothing=0.1,
+        mixup=0.0,
+        cutmix=0.0,
+        rand_augment=0,
+        random_erasing=0.0,
+        ema_decay=0.0,
+    ),
+    "cifar": dict(
+        epochs=100,
+        batch_size=128,
+        lr=2e-3,
+        lr_batch=128,
+        min_lr=1e-5,
+        warmup_epochs=5,
+        weight_decay=0.05,
+        layer_decay=1.0,
+        clip_grad=5.0,
+        drop_path=0.1,
+        label_smoothing=0.1,
+        mixup=0.8,
+        cutmix=1.0,
+        rand_augment=9,
+        random_erasing=0.25,
+        ema_decay=0.999,
+    ),
+    "imagenet": dict(
+        epochs=300,
+        batch_size=128,
+        lr=4e-3,
+        lr_batch=4096,
+        min_lr=1e-6,
+        warmup_epochs=20,
+        weight_decay=0.05,
+        layer_decay=1.0,
+        clip_grad=5.0,
+        drop_path=None,  # by model size, see _IMAGENET_DROP_PATH
+        label_smoothing=0.1,
+        mixup=0.8,
+        cutmix=1.0,
+        rand_augment=9,
+        random_erasing=0.25,
+        ema_decay=0.9999,
+    ),
+}
+
+
+def _recipe_for(config: TrainConfig) -> str:
+    if config.recipe != "auto":
+        return config.recipe
+    if config.data == "builtin":
+        return "shapes"
+    if config.data in ("cifar10", "cifar100"):
+        return "cifar"
+    return "imagenet"
+
+
+def resolve(config: TrainConfig) -> TrainConfig:
+    """``config`` with every ``None`` recipe field filled in and the values checked.
+
+    Raises ConfigError naming the field and what it accepts.
+    """
+    recipe = _recipe_for(config)
+    if recipe not in RECIPES:
+        raise ConfigError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
+    values = {}
+    for name, default in RECIPES[recipe].items():
+        if getattr(config, name) is not None:
+            continue
+        if name == "drop_path" and default is None:
+            size = next((s for s in _IMAGENET_DROP_PATH if f"_{s}_" in config.model + "_"), None)
+            default = _IMAGENET_DROP_PATH.get(size, 0.1)
+        values[name] = default
+    config = replace(config, recipe=recipe, **values)
+    _check(config)
+    return config
+
+
+def _check(c: TrainConfig) -> None:
+    positive = ("epochs", "batch_size", "accum_steps", "lr_batch", "log_every")
+    for name in positive:
+        if getattr(c, name) < 1:
+            raise ConfigError(f"--{_flag(name)} must be >= 1, got {getattr(c, name)}")
+    for name in ("train_samples", "val_samples", "img_size", "stop_after"):
+        value = getattr(c, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{_flag(name)} must be >= 1 when given, got {value}")
+    non_negative = ("lr", "min_lr", "warmup_epochs", "weight_decay", "clip_grad", "mixup", "cutmix")
+    for name in non_negative + ("label_smoothing", "rand_augment", "random_erasing", "ema_decay"):
+        if getattr(c, name) < 0:
+            raise ConfigError(f"--{_flag(name)} must be >= 0, got {getattr(c, name)}")
+    for name in ("drop_path", "label_smoothing", "random_erasing", "ema_decay"):
+        if not getattr(c, name) < 1:
+            raise ConfigError(f"--{_flag(name)} must be in [0, 1), got {getattr(c, name)}")
+    if not 0 < c.layer_decay <= 1:
+        raise ConfigError(f"--layer-decay must be in (0, 1], got {c.layer_decay}")
+    if c.workers is not None and c.workers < 0:
+        raise ConfigError(f"--workers must be >= 0, got {c.workers}")
+    if c.warmup_epochs > c.epochs:
+        raise ConfigError(f"--warmup-epochs ({c.warmup_epochs}) exceeds --epochs ({c.epochs})")
+    if c.device not in ("auto", "cpu") and not c.device.startswith("cuda"):
+        raise ConfigError(f"--device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {c.device!r}")
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _base_type(annotation: Any) -> type:
+    """``int`` for ``int`` or ``int | None``."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return inner
+    return annotation
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per :class:`TrainConfig` field, typed and documented from the dataclass.
+
+    Every flag defaults to ``argparse.SUPPRESS``, so :func:`config_from_args` sees
+    only what was given and the dataclass stays the one place defaults live.
+    """
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        kind = _base_type(hints[f.name])
+        default = "recipe" if f.default is None and f.name in RECIPES["shapes"] else f.default
+        help_text = f"{f.metadata['help']} (default: {default})"
+        if kind is bool:
+            parser.add_argument(
+                f"--{_flag(f.name)}",
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_text,
+            )
+        else:
+            parser.add_argument(
+                f"--{_flag(f.name)}",
+                type=kind,
+                choices=f.metadata.get("choices"),
+                default=argparse.SUPPRESS,
+                help=help_text,
+            )
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` of the flags given (others keep their defaults)."""
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})

@@ -1,0 +1,269 @@
+"""Datasets and loaders: the built-in shapes, CIFAR-10/100, and ImageFolder roots.
+
+``--data`` names one of three kinds:
+
+- ``builtin``: :func:`~hornet_ref.train.shapes.make_shapes`, generated in memory
+  (train and val from different seeds), no files, no download;
+- ``cifar10`` / ``cifar100``: torchvision's datasets, downloaded into ``--data-cache``
+  the first time (the machine must be online then);
+- a path: an ImageFolder root in the ImageNet layout, ``PATH/train/<class>/*.jpg``
+  and ``PATH/val/<class>/*.jpg``, with the same class folders in both.
+
+Augmentation comes from ``torchvision.transforms.v2``. 32x32 data gets the
+CIFAR pipeline (pad-and-crop, flip); ImageFolder data gets the ImageNet one
+(random resized crop, flip; resize and centre crop for validation). RandAugment
+and random erasing join when the recipe asks for them. Mixup and cutmix act on
+whole batches, so they live in :mod:`hornet_ref.train.recipe`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data.distributed import DistributedSampler
+from torchvision import datasets, tv_tensors
+from torchvision.transforms import v2
+
+from .config import TrainConfig
+from .shapes import SHAPE_CLASSES, make_shapes
+
+__all__ = [
+    "DataError",
+    "Datasets",
+    "build_datasets",
+    "build_loaders",
+    "default_workers",
+    "eval_transform",
+]
+
+_IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+_CIFAR_MEAN, _CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+_SHAPES_MEAN, _SHAPES_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+_BUILTIN_SIZES = (12_000, 2_000)
+_EVAL_CROP = 0.875  # ImageNet validation: resize to img_size / 0.875, centre-crop img_size
+
+
+class DataError(ValueError):
+    """Data that cannot be found or read, with the layout that was expected."""
+
+
+@dataclass
+class Datasets:
+    """The train and val datasets of a run, and what the model must know about them."""
+
+    train: Dataset
+    val: Dataset
+    classes: list[str]
+    kind: str  # "builtin", "cifar10", "cifar100" or "folder"
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+class _TensorImages(Dataset):
+    """Images held in memory as one uint8 tensor (N, 3, H, W), transformed on access."""
+
+    def __init__(self, images: Tensor, labels: Tensor, transform: v2.Transform) -> None:
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        return self.transform(tv_tensors.Image(self.images[index])), int(self.labels[index])
+
+
+def _kind(data: str) -> str:
+    return data if data in ("builtin", "cifar10", "cifar100") else "folder"
+
+
+def _normalization(kind: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    return {
+        "builtin": (_SHAPES_MEAN, _SHAPES_STD),
+        "cifar10": (_CIFAR_MEAN, _CIFAR_STD),
+        "cifar100": (_CIFAR_MEAN, _CIFAR_STD),
+    }.get(kind, (_IMAGENET_MEAN, _IMAGENET_STD))
+
+
+def _train_transform(config: TrainConfig, kind: str, img_size: int) -> v2.Transform:
+    mean, std = _normalization(kind)
+    if kind == "folder":
+        steps = [v2.RandomResizedCrop(img_size, antialias=True), v2.RandomHorizontalFlip()]
+    else:
+        steps = [v2.RandomCrop(32, padding=4, padding_mode="reflect"), v2.RandomHorizontalFlip()]
+        if img_size != 32:
+            steps.append(v2.Resize(img_size, antialias=True))
+    if config.rand_augment:
+        steps.append(v2.RandAugment(num_ops=2, magnitude=config.rand_augment))
+    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
+    if config.random_erasing:
+        steps.append(v2.RandomErasing(p=config.random_erasing, value=0))
+    return v2.Compose(steps)
+
+
+def eval_transform(kind: str, img_size: int) -> v2.Transform:
+    """The deterministic validation pipeline for a data kind at ``img_size``."""
+    mean, std = _normalization(kind)
+    if kind == "folder":
+        steps = [v2.Resize(round(img_size / _EVAL_CROP), antialias=True), v2.CenterCrop(img_size)]
+    else:
+        steps = [] if img_size == 32 else [v2.Resize(img_size, antialias=True)]
+    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
+    return v2.Compose(steps)
+
+
+def _cifar(config: TrainConfig, train: bool) -> tuple[Tensor, Tensor, list[str]]:
+    cls = datasets.CIFAR10 if config.data == "cifar10" else datasets.CIFAR100
+    root = Path(config.data_cache).expanduser() / config.data
+    try:
+        ds = cls(str(root), train=train, download=True)
+    except (OSError, RuntimeError) as e:  # urllib's URLError is an OSError
+        raise DataError(
+            f"could not download {config.data} into {root} ({type(e).__name__}: {e}). "
+            f"Run once where the machine is online, or place torchvision's "
+            f"{config.data} files under {root}"
+        ) from e
+    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32) uint8
+    return images, torch.tensor(ds.targets), list(ds.classes)
+
+
+def _image_folder(root: Path, split: str, transform: v2.Transform) -> datasets.ImageFolder:
+    folder = root / split
+    layout = f"{root}/train/<class>/<image> and {root}/val/<class>/<image> (ImageNet layout)"
+    if not folder.is_dir():
+        raise DataError(f"{root} has no {split}/ folder: expected {layout}")
+    try:
+        return datasets.ImageFolder(str(folder), transform=transform)
+    except (FileNotFoundError, OSError) as e:
+        raise DataError(f"cannot read images under {folder}: {e}; expected {layout}") from e
+
+
+def _subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
+    if n is None or n >= len(dataset):
+        return dataset
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    return Subset(dataset, order[:n].tolist())
+
+
+def build_datasets(config: TrainConfig, img_size: int) -> Datasets:
+    """The train and val datasets named by ``config.data``, transformed for ``img_size``.
+
+    Raises DataError when the data is missing or laid out differently than
+    expected, before anything is written anywhere.
+    """
+    kind = _kind(config.data)
+    train_tf, val_tf = _train_transform(config, kind, img_size), eval_transform(kind, img_size)
+    if kind == "builtin":
+        n_train = config.train_samples or _BUILTIN_SIZES[0]
+        n_val = config.val_samples or _BUILTIN_SIZES[1]
+        # Seeds of their own, so the data do not change with the run's --seed.
+        train_images, train_labels = make_shapes(n_train, seed=1)
+        val_images, val_labels = make_shapes(n_val, seed=2)
+        return Datasets(
+            _TensorImages(train_images, train_labels, train_tf),
+            _TensorImages(val_images, val_labels, val_tf),
+            list(SHAPE_CLASSES),
+            kind,
+        )
+    if kind in ("cifar10", "cifar100"):
+        train_images, train_labels, classes = _cifar(config, train=True)
+        val_images, val_labels, _ = _cifar(config, train=False)
+        train = _TensorImages(train_images, train_labels, train_tf)
+        val = _TensorImages(val_images, val_labels, val_tf)
+    else:
+        root = Path(config.data).expanduser()
+        if not root.is_dir():
+            raise DataError(
+                f"no dataset at {config.data!r}: expected 'builtin', 'cifar10', 'cifar100', or "
+                f"a folder holding train/<class>/<image> and val/<class>/<image>"
+            )
+        train = _image_folder(root, "train", train_tf)
+        val = _image_folder(root, "val", val_tf)
+        if train.classes != val.classes:
+            only_train = sorted(set(train.classes) - set(val.classes))
+            only_val = sorted(set(val.classes) - set(train.classes))
+            raise DataError(
+                f"train/ and val/ under {root} must hold the same class folders; "
+                f"only in train/: {only_train[:5]}, only in val/: {only_val[:5]}"
+            )
+        classes = train.classes
+    return Datasets(
+        _subset(train, config.train_samples, config.seed),
+        _subset(val, config.val_samples, config.seed),
+        classes,
+        kind,
+    )
+
+
+class _SkipFirst(Sampler[int]):
+    """A sampler's indices without the first ``skip`` (to resume inside an epoch)."""
+
+    def __init__(self, sampler: DistributedSampler, skip: int = 0) -> None:
+        self.sampler, self.skip = sampler, skip
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        indices = iter(self.sampler)
+        for _ in range(self.skip):
+            next(indices)
+        return indices
+
+    def __len__(self) -> int:
+        return len(self.sampler) - self.skip
+
+
+class _Shard(Sampler[int]):
+    """Every ``world``-th index from ``rank``: an exact split of the val set, no padding."""
+
+    def __init__(self, length: int, rank: int, world: int) -> None:
+        self.indices = range(rank, length, world)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def default_workers(kind: str, device: torch.device) -> int:
+    """Loader processes: none for in-memory 32x32 data on CPU (they would only compete
+    with the model for cores), otherwise up to 8 per process."""
+    if kind != "folder" and device.type == "cpu":
+        return 0
+    return min(8, len(os.sched_getaffinity(0)))
+
+
+def build_loaders(
+    data: Datasets,
+    *,
+    batch_size: int,
+    workers: int,
+    seed: int,
+    rank: int = 0,
+    world: int = 1,
+    pin_memory: bool = False,
+) -> tuple[DataLoader, DataLoader, _SkipFirst]:
+    """Train and val loaders for one process of ``world``.
+
+    The train order is a seeded permutation per epoch (``sampler.set_epoch``),
+    shared by all processes and split between them; incomplete batches are
+    dropped. Set ``sampler.skip`` to start an epoch part-way through.
+    """
+    sampler = _SkipFirst(
+        DistributedSampler(data.train, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+    )
+    common = dict(num_workers=workers, pin_memory=pin_memory, persistent_workers=False)
+    train = DataLoader(data.train, batch_size=batch_size, sampler=sampler, drop_last=True, **common)
+    val = DataLoader(
+        data.val, batch_size=batch_size, sampler=_Shard(len(data.val), rank, world), **common
+    )
+    return train, val, sampler

@@ -1,0 +1,122 @@
+"""Top-1 / top-5 accuracy and loss of a model on a validation loader, or of a checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..checkpoint import CheckpointError, load_pretrained, read_state_dict
+from ..hornet import create_model, model_config
+from .checkpointing import FORMAT
+from .config import ConfigError, TrainConfig
+from .data import build_datasets, default_workers
+from .distributed import all_reduce_sum, setup
+from .precision import amp_dtype, autocast
+
+__all__ = ["evaluate", "evaluate_checkpoint"]
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loader: DataLoader,
+    *,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    channels_last: bool = False,
+) -> dict[str, float]:
+    """Mean cross-entropy ``loss`` and ``acc1`` / ``acc5`` (percent) over ``loader``.
+
+    Under torchrun each process passes its own shard and the sums are combined,
+    so every process returns the figures of the whole set. Top-5 becomes top-k
+    for fewer than 5 classes.
+    """
+    model.eval()
+    sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, top-1, top-5, images
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for images, labels in loader:
+        images = images.to(device, non_blocking=True, memory_format=fmt)  # (B, 3, H, W)
+        labels = labels.to(device, non_blocking=True)  # (B,)
+        with autocast(device, dtype):
+            logits = model(images)  # (B, K)
+        logits = logits.float()
+        top = logits.topk(min(5, logits.shape[1]), dim=1).indices  # (B, 5)
+        hits = top == labels[:, None]  # (B, 5)
+        sums += torch.stack(
+            [
+                F.cross_entropy(logits, labels, reduction="sum").double(),
+                hits[:, 0].sum().double(),
+                hits.any(dim=1).sum().double(),
+                torch.tensor(len(labels), dtype=torch.float64, device=device),
+            ]
+        )
+    all_reduce_sum(sums)
+    loss, top1, top5, n = sums.tolist()
+    if n == 0:
+        raise ValueError("the validation loader gave no images")
+    return {"loss": loss / n, "acc1": 100 * top1 / n, "acc5": 100 * top5 / n, "images": int(n)}
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data: str,
+    *,
+    model: str | None = None,
+    ema: bool = False,
+    img_size: int | None = None,
+    batch_size: int = 256,
+    device: str = "auto",
+    workers: int | None = None,
+    val_samples: int | None = None,
+    data_cache: str = TrainConfig.data_cache,
+) -> dict[str, float]:
+    """Validation loss, top-1 and top-5 of a checkpoint on ``data``'s val split.
+
+    ``checkpoint`` is a run's ``checkpoint.pt`` (model name and image size come
+    from it; ``ema=True`` picks its EMA weights) or bare weights such as the
+    authors' files (then ``model`` names the variant). Raises CheckpointError when
+    the checkpoint's classes differ from the data's.
+    """
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"no checkpoint file at {checkpoint}")
+    state = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
+    run = state.get("config") if isinstance(state, dict) and state.get("format") == FORMAT else None
+    name = model or (run["model"] if run else None)
+    if name is None:
+        raise ConfigError(f"{checkpoint} holds bare weights: pass --model to name the variant")
+    if ema:
+        if run is None or state.get("ema") is None:
+            raise CheckpointError(f"{checkpoint} has no EMA weights (trained with --ema-decay 0?)")
+        weights = {
+            k.removeprefix("module."): v for k, v in state["ema"].items() if k != "n_averaged"
+        }
+    else:
+        weights = read_state_dict(state["model"] if run else state)
+    head = weights.get("head.weight")
+    size = img_size or (run["img_size"] if run and run.get("img_size") else None)
+    size = size or model_config(name).img_size
+
+    config = replace(TrainConfig(), data=data, data_cache=data_cache, val_samples=val_samples)
+    datasets = build_datasets(config, size)
+    if head is not None and head.shape[0] != datasets.num_classes:
+        raise CheckpointError(
+            f"{checkpoint} classifies {head.shape[0]} classes but {data} has "
+            f"{datasets.num_classes}; evaluate it on data with the same classes"
+        )
+    proc = setup(device)
+    net = create_model(name, num_classes=datasets.num_classes)
+    load_pretrained(net, weights)
+    net.to(proc.device)
+    loader = DataLoader(
+        datasets.val,
+        batch_size=batch_size,
+        num_workers=default_workers(datasets.kind, proc.device) if workers is None else workers,
+        pin_memory=proc.device.type == "cuda",
+    )
+    dtype = amp_dtype("auto", proc.device)
+    return evaluate(net, loader, device=proc.device, dtype=dtype)
