@@ -110,6 +110,18 @@ def _fft_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
+def _complex_multiply(a: Tensor, b: Tensor) -> Tensor:
+    """(a_re + i a_im)(b_re + i b_im) on tensors of (real, imag) pairs, shape (..., 2).
+
+    Done in real arithmetic because torch.compile's GPU code generator cannot emit
+    kernels on complex tensors (torch 2.11 on an H100: InductorError KeyError
+    'complex64' when training a GF model compiled).
+    """
+    a_re, a_im = a.unbind(-1)
+    b_re, b_im = b.unbind(-1)
+    return torch.stack([a_re * b_re - a_im * b_im, a_re * b_im + a_im * b_re], dim=-1)
+
+
 @dataclass
 class Interactions:
     """What one gnConv forward pass computed on the way to its output.
@@ -282,11 +294,13 @@ class GlobalLocalFilter(nn.Module):
 
         # The FFT in float32 (or float64): the explicit cast suffices under autocast, which
         # lowers no FFT op, and needs no autocast context (one breaks torch.compile graphs
-        # on older torch).
+        # on older torch). Spectra are handled as (real, imag) pairs in a last axis of 2.
         height, width = glob.shape[-2:]
         glob = glob.to(_fft_dtype(glob.dtype))
-        spectrum = torch.fft.rfft2(glob, dim=(-2, -1), norm="ortho")  # (B, D/2, H, W//2+1)
-        spectrum = spectrum * self.spectral_filter(*spectrum.shape[-2:])
+        spectrum = torch.view_as_real(torch.fft.rfft2(glob, dim=(-2, -1), norm="ortho"))
+        weight = resize_complex_weight(self.complex_weight.to(glob.dtype), spectrum.shape[2:4])
+        spectrum = _complex_multiply(spectrum, weight)  # W * F(x_g): (B, D/2, H, W//2+1, 2)
+        spectrum = torch.view_as_complex(spectrum)
         glob = torch.fft.irfft2(spectrum, s=(height, width), dim=(-2, -1), norm="ortho")
         glob = glob.to(local.dtype)
 

@@ -70,3 +70,16 @@ def test_inductor_fullgraph_matches_eager_on_cuda():
         torch.testing.assert_close(
             torch.compile(model, fullgraph=True)(x), model(x), rtol=1e-3, atol=1e-3
         )
+
+
+def test_inductor_compiles_a_gf_training_step_on_cuda():
+    """The GF filter's backward compiles too (inductor emits no complex-valued kernels)."""
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = hr.create_model("hornet_mini_gf").cuda()
+    x = torch.randn(2, 3, 224, 224, device="cuda")
+    compiled = torch.compile(model, fullgraph=True)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        compiled(x).float().sum().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
