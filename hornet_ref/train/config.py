@@ -172,7 +172,7 @@ _IMAGENET_DROP_PATH = {"tiny": 0.2, "small": 0.4, "base": 0.5, "large": 0.2}
 #: recipe"); drop path there depends on the model size (T 0.2, S 0.4, B 0.5).
 RECIPES: dict[str, dict[str, Any]] = {
     "shapes": dict(
-        epochs=8,
+        epochs=6,
         batch_size=64,
         lr=2e-3,
         lr_batch=64,

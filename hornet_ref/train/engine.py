@@ -27,6 +27,7 @@ import contextlib
 import json
 import resource
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -64,11 +65,14 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclass
 class TrainResult:
-    """What :func:`fit` returns: the resolved config, per-epoch metrics, and where they are."""
+    """What :func:`fit` returns: the resolved config, per-epoch metrics, the trained
+    network (on its device, unwrapped from DDP and torch.compile; the EMA, if kept,
+    is in the checkpoint) and the run folder."""
 
     config: TrainConfig
     history: list[dict[str, Any]]
     out: Path
+    model: HorNet
 
     @property
     def checkpoint(self) -> Path:
@@ -152,6 +156,12 @@ class _Run:
         if self.img_size % stride:
             raise ConfigError(f"--img-size must be a multiple of {stride} for {config.model}")
         self.data: Datasets = build_datasets(config, self.img_size)
+        head = state["model"].get("head.weight") if state is not None else None
+        if head is not None and head.shape[0] != self.data.num_classes:
+            raise ConfigError(
+                f"the checkpoint in {self.out} classifies {head.shape[0]} classes, "
+                f"but {config.data} has {self.data.num_classes}"
+            )
         self.config = config = replace(config, img_size=self.img_size)
         device = proc.device
         self.dtype = amp_dtype(config.precision, device)
@@ -225,12 +235,6 @@ class _Run:
             print(f"fine-tuning from {path}{note}")
 
     def _restore(self, state: dict) -> None:
-        head = state["model"].get("head.weight")
-        if head is not None and head.shape[0] != self.data.num_classes:
-            raise ConfigError(
-                f"the checkpoint in {self.out} classifies {head.shape[0]} classes, "
-                f"but {self.config.data} has {self.data.num_classes}"
-            )
         self.net.load_state_dict(state["model"])
         if self.ema is not None and state["ema"] is not None:
             self.ema.load_state_dict(state["ema"])
@@ -269,9 +273,21 @@ class _Run:
     # -- one epoch ------------------------------------------------------------------------
 
     def _batches(self) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        """The rest of this epoch's batches, with the generators where they must be.
+
+        A fresh epoch seeds them from (seed, epoch, rank). A resumed one puts back the
+        saved states only after the loader's iterator exists, because creating it
+        draws a number (its workers' base seed) from the global generator.
+        """
         self.sampler.set_epoch(self.epoch)
         self.sampler.skip = self.batch * self.config.batch_size
-        for b, (images, labels) in enumerate(self.train_loader, start=self.batch):
+        if self.rng is None:
+            torch.manual_seed(_epoch_seed(self.config.seed, self.epoch, self.proc.rank))
+        iterator = iter(self.train_loader)
+        if self.rng is not None:
+            restore_rng(self.rng)
+            self.rng = None
+        for b, (images, labels) in enumerate(iterator, start=self.batch):
             if b >= self.batches:
                 return
             yield b, images, labels
@@ -286,11 +302,6 @@ class _Run:
     def train_epoch(self, stop: _StopRequest) -> bool:
         """Train the rest of the current epoch; False when stopped by a signal."""
         config, device = self.config, self.proc.device
-        if self.rng is not None:
-            restore_rng(self.rng)
-            self.rng = None
-        else:
-            torch.manual_seed(_epoch_seed(config.seed, self.epoch, self.proc.rank))
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         self.net.train()
@@ -500,9 +511,15 @@ def fit(config: TrainConfig) -> TrainResult:
         teardown()
 
 
+def _say(text: str) -> None:
+    """Print above any progress bar, at once (also when stdout is a log file)."""
+    tqdm.write(text)
+    sys.stdout.flush()
+
+
 def _train(run: _Run) -> TrainResult:
     config, main = run.config, run.proc.is_main
-    say = tqdm.write if main else (lambda *_: None)
+    say = _say if main else (lambda *_: None)
     say(_describe(run))
     if run.epoch or run.batch:
         say(f"resuming at epoch {run.epoch + 1}, batch {run.batch}/{run.batches}")
@@ -529,4 +546,4 @@ def _train(run: _Run) -> TrainResult:
         say(f"done: metrics in {run.out / METRICS}, curves in {run.out / CURVES}")
     if dist.is_initialized():
         dist.barrier()
-    return TrainResult(config=config, history=run.history, out=run.out)
+    return TrainResult(config=config, history=run.history, out=run.out, model=run.net)

@@ -1,9 +1,17 @@
 """The built-in dataset: coloured shapes on textured backgrounds, drawn from a seed.
 
 Ten classes, one per shape. Every image is 32x32 RGB: a background made of two
-random sinusoidal gratings blended between two colours, one shape of a random
-colour, size, position and small rotation, and a little pixel noise. The class is
-the shape alone, so a classifier must learn form, not colour or texture.
+random sinusoidal gratings blending two colours, one upright shape of a random
+colour, size (radius 9-13 pixels) and position, and a little pixel noise. The
+class is the shape alone, so a classifier must learn form, not colour or texture.
+
+How hard to make it was measured, not guessed: with shapes of radius 6-11, a
+rotation of up to 15 degrees and full-contrast textures, hornet_nano_7x7 reached
+only 46% in 8 CPU minutes; a ConvNeXt-style network without batch norm needs many
+updates before its blocks start to matter (the gnConv gates start near 3e-3), and
+those minutes go to that. The sizes and contrast here let it pass 90% in the
+default run's budget while still having to tell a disk from a ring, a square
+from a frame and a plus from a cross.
 
 Everything is computed with vectorised tensor ops from a ``torch.Generator``: the
 same ``(n, seed)`` gives the same bytes, and 12,000 images take about a second.
@@ -91,7 +99,7 @@ def _draw(labels: Tensor, g: torch.Generator) -> Tensor:
         angle = rearrange(_uniform(g, n, high=math.pi), "n -> n 1 1")
         phase = rearrange(_uniform(g, n, high=2 * math.pi), "n -> n 1 1")
         blend += torch.sin(freq * (x * torch.cos(angle) + y * torch.sin(angle)) + phase)
-    blend = rearrange(blend / 4 + 0.5, "n h w -> n 1 h w")  # in [0, 1]
+    blend = rearrange(blend / 8 + 0.5, "n h w -> n 1 h w")  # in [0.25, 0.75]
     fg = _uniform(g, n, 3)
     # Background colours lean away from the shape's colour so the shape stays visible.
     bg_mean = (1.0 - fg + _uniform(g, n, 3, low=-0.25, high=0.25)).clamp(0, 1)
@@ -100,15 +108,12 @@ def _draw(labels: Tensor, g: torch.Generator) -> Tensor:
     bg_a, bg_b, fg = (rearrange(c, "n c -> n c 1 1") for c in (bg_a, bg_b, fg))
     background = bg_a * blend + bg_b * (1 - blend)  # (N, 3, H, W)
 
-    # Shape: radius r pixels, centre kept inside the image, rotation within +-15 degrees.
-    radius = _uniform(g, n, low=6.0, high=11.0)
+    # Shape: radius r pixels, centre kept inside the image, upright.
+    radius = _uniform(g, n, low=9.0, high=13.0)
     cx = _uniform(g, n) * (_SIDE - 2 * radius) + radius
     cy = _uniform(g, n) * (_SIDE - 2 * radius) + radius
-    theta = _uniform(g, n, low=-math.pi / 12, high=math.pi / 12)
-    radius, cx, cy, theta = (rearrange(t, "n -> n 1 1") for t in (radius, cx, cy, theta))
-    dx, dy = x - cx, y - cy
-    a = (dx * torch.cos(theta) + dy * torch.sin(theta)) / radius
-    b = (-dx * torch.sin(theta) + dy * torch.cos(theta)) / radius
+    radius, cx, cy = (rearrange(t, "n -> n 1 1") for t in (radius, cx, cy))
+    a, b = (x - cx) / radius, (y - cy) / radius
     mask = torch.sigmoid(-_distance(labels, a, b) * radius / 0.5)  # (N, H, W)
     mask = rearrange(mask, "n h w -> n 1 h w")
 

@@ -1,0 +1,118 @@
+"""The built-in shapes, CIFAR/ImageFolder wiring, loaders, and clear errors for bad data."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from hornet_ref.train.config import TrainConfig
+from hornet_ref.train.data import DataError, build_datasets, build_loaders
+from hornet_ref.train.shapes import SHAPE_CLASSES, make_shapes
+
+
+def test_shapes_are_the_same_for_the_same_seed_and_differ_across_seeds():
+    a, la = make_shapes(50, seed=3)
+    b, lb = make_shapes(50, seed=3)
+    c, _ = make_shapes(50, seed=4)
+    assert torch.equal(a, b) and torch.equal(la, lb)
+    assert not torch.equal(a, c)
+
+
+def test_shapes_are_balanced_uint8_images_of_every_class():
+    images, labels = make_shapes(1000, seed=0)
+    assert images.shape == (1000, 3, 32, 32) and images.dtype == torch.uint8
+    assert labels.bincount(minlength=10).tolist() == [100] * len(SHAPE_CLASSES)
+
+
+def test_shapes_are_fast_enough_to_make_on_the_fly():
+    start = time.perf_counter()
+    make_shapes(2000, seed=0)
+    assert time.perf_counter() - start < 5.0  # the default run makes 14,000
+
+
+def test_the_class_is_in_the_shape_not_the_colour():
+    """Mean colour per class is about the same: colour alone cannot classify."""
+    images, labels = make_shapes(2000, seed=0)
+    means = torch.stack([images[labels == k].float().mean(dim=(0, 2, 3)) for k in range(10)])
+    assert (means.max(dim=0).values - means.min(dim=0).values).max() < 20  # of 255
+
+
+def test_builtin_datasets_and_loaders_give_normalised_batches():
+    data = build_datasets(TrainConfig(train_samples=64, val_samples=20), img_size=32)
+    assert (len(data.train), len(data.val), data.num_classes) == (64, 20, 10)
+    train, val, sampler = build_loaders(data, batch_size=16, workers=0, seed=0)
+    images, labels = next(iter(train))
+    assert images.shape == (16, 3, 32, 32) and images.dtype == torch.float32
+    assert labels.shape == (16,) and -4 < images.mean() < 4
+    assert sum(len(y) for _, y in val) == 20
+
+
+def test_the_train_order_is_a_permutation_per_epoch_and_skips_exactly():
+    data = build_datasets(TrainConfig(train_samples=40, val_samples=10), img_size=32)
+    _, _, sampler = build_loaders(data, batch_size=8, workers=0, seed=5)
+    sampler.set_epoch(0)
+    first = list(sampler)
+    sampler.set_epoch(1)
+    second = list(sampler)
+    assert sorted(first) == list(range(40)) and first != second
+    sampler.set_epoch(0)
+    sampler.skip = 16
+    assert list(sampler) == first[16:]
+
+
+def test_two_processes_split_the_data_without_overlap():
+    data = build_datasets(TrainConfig(train_samples=40, val_samples=11), img_size=32)
+    seen_train, seen_val = [], []
+    for rank in (0, 1):
+        _, val, sampler = build_loaders(data, batch_size=4, workers=0, seed=0, rank=rank, world=2)
+        sampler.set_epoch(0)
+        seen_train += list(sampler)
+        seen_val += list(val.sampler)
+    assert sorted(seen_train) == list(range(40))
+    assert sorted(seen_val) == list(range(11))  # every val image exactly once
+
+
+def _image_folder(root: Path, splits=("train", "val"), classes=("cat", "dog")) -> Path:
+    for split in splits:
+        for name in classes:
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (40, 30), (i * 90, 50, 200)).save(folder / f"{i}.png")
+    return root
+
+
+def test_an_image_folder_root_gives_both_splits(tmp_path):
+    data = build_datasets(TrainConfig(data=str(_image_folder(tmp_path))), img_size=32)
+    assert data.classes == ["cat", "dog"] and data.kind == "folder"
+    image, label = data.val[0]
+    assert image.shape == (3, 32, 32) and label == 0
+
+
+def test_a_missing_data_path_names_what_was_expected(tmp_path):
+    with pytest.raises(DataError, match="no dataset at .*expected 'builtin', 'cifar10'"):
+        build_datasets(TrainConfig(data=str(tmp_path / "nowhere")), img_size=32)
+
+
+def test_an_image_folder_without_val_names_the_layout(tmp_path):
+    root = _image_folder(tmp_path, splits=("train",))
+    with pytest.raises(DataError, match=r"has no val/ folder: expected .*/val/<class>/<image>"):
+        build_datasets(TrainConfig(data=str(root)), img_size=32)
+
+
+def test_train_and_val_with_different_classes_are_refused(tmp_path):
+    _image_folder(tmp_path, splits=("train",), classes=("cat", "dog"))
+    _image_folder(tmp_path, splits=("val",), classes=("cat", "emu"))
+    with pytest.raises(DataError, match=r"only in train/: \['dog'\], only in val/: \['emu'\]"):
+        build_datasets(TrainConfig(data=str(tmp_path)), img_size=32)
+
+
+def test_an_empty_split_is_refused(tmp_path):
+    (tmp_path / "train" / "cat").mkdir(parents=True)
+    (tmp_path / "val" / "cat").mkdir(parents=True)
+    with pytest.raises(DataError, match="cannot read images under"):
+        build_datasets(TrainConfig(data=str(tmp_path)), img_size=32)

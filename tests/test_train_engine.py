@@ -1,0 +1,350 @@
+"""The training loop: it learns, resumes exactly, survives Ctrl-C, runs on two processes,
+and stops with a clear message (and nothing half-written) on bad input or a diverging loss."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from PIL import Image
+
+from hornet_ref import create_model
+from hornet_ref.cli import main
+from hornet_ref.train import ConfigError, NonFiniteLossError, TrainConfig, engine, fit
+from hornet_ref.train.checkpointing import load_checkpoint
+
+TIMING = ("images_per_sec", "peak_mem_mb", "seconds")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models are all small ops: one thread is as fast, and on a busy machine far
+    faster than two threads spinning at every barrier."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _tiny(out: Path, **overrides) -> TrainConfig:
+    """A run of about a second per epoch: hornet_mini at 32 px, 8 updates per epoch."""
+    base = TrainConfig(
+        model="hornet_mini_7x7",
+        img_size=32,
+        train_samples=128,
+        val_samples=64,
+        batch_size=16,
+        epochs=2,
+        out=str(out),
+        progress=False,
+        workers=0,
+    )
+    return replace(base, **overrides)
+
+
+# Every source of randomness the loop has: data order, crops and flips, RandAugment,
+# random erasing, mixup/cutmix, drop path; plus an EMA and gradient clipping.
+_RANDOM = dict(
+    rand_augment=5,
+    random_erasing=0.25,
+    mixup=0.8,
+    cutmix=1.0,
+    drop_path=0.1,
+    ema_decay=0.9,
+    clip_grad=1.0,
+)
+
+
+def _metrics(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in history]
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+
+
+def _assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+
+
+@pytest.mark.slow
+def test_the_default_command_learns_the_builtin_data(tmp_path, capsys):
+    """The default model and recipe, on a test-sized slice (300 updates): the loss falls
+    and validation accuracy climbs far above chance (10%)."""
+    argv = [
+        "train",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+        "--train-samples",
+        "6400",
+        "--val-samples",
+        "500",
+        "--epochs",
+        "3",
+    ]
+    assert main(argv) == 0
+    rows = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"] - 0.15
+    assert rows[-1]["val_loss"] < rows[0]["val_loss"] - 0.15
+    assert rows[-1]["val_acc1"] > 20.0 and rows[-1]["val_acc5"] > 65.0
+    assert all(r["images_per_sec"] > 0 and r["lr"] > 0 for r in rows)
+    out = capsys.readouterr().out
+    assert "hornet_nano_7x7" in out and "recipe shapes" in out and "epoch 3/3" in out
+    assert _files(tmp_path / "run") == {
+        "checkpoint.pt",
+        "config.json",
+        "metrics.jsonl",
+        "curves.png",
+    }
+
+
+def test_a_resumed_run_repeats_the_uninterrupted_run_exactly(tmp_path):
+    """2 epochs, stop, --resume for 2 more == 4 straight epochs: same metrics, same weights."""
+    straight = fit(_tiny(tmp_path / "straight", epochs=4, **_RANDOM))
+    first = fit(_tiny(tmp_path / "split", epochs=4, stop_after=2, **_RANDOM))
+    assert len(first.history) == 2
+    assert load_checkpoint(tmp_path / "split" / "checkpoint.pt")["epoch"] == 2
+    rest = fit(TrainConfig(out=str(tmp_path / "split"), resume=True, progress=False))
+    assert _metrics(rest.history) == _metrics(straight.history)
+    _assert_same_weights(rest.model, straight.model)
+    lines = (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
+
+
+def test_resuming_inside_an_epoch_repeats_the_run_exactly(tmp_path, monkeypatch):
+    """A stop request after update 11 (epoch 2, step 3) saves the position and the RNG
+    states; resuming finishes the run as if nothing happened."""
+    straight = fit(_tiny(tmp_path / "straight", epochs=3, **_RANDOM))
+
+    original, updates = engine._Run._update, []
+
+    def update_then_signal(self):
+        original(self)
+        updates.append(1)
+        if len(updates) == 11:
+            signal.raise_signal(signal.SIGINT)  # as Ctrl-C would
+
+    monkeypatch.setattr(engine._Run, "_update", update_then_signal)
+    with pytest.raises(KeyboardInterrupt):
+        fit(_tiny(tmp_path / "split", epochs=3, **_RANDOM))
+    state = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    assert (state["epoch"], state["batch"]) == (1, 3)
+    monkeypatch.setattr(engine._Run, "_update", original)
+
+    rest = fit(TrainConfig(out=str(tmp_path / "split"), resume=True, progress=False))
+    assert _metrics(rest.history) == _metrics(straight.history)
+    _assert_same_weights(rest.model, straight.model)
+
+
+def test_sigint_mid_epoch_leaves_a_loadable_checkpoint(tmp_path):
+    """The real command, interrupted by SIGINT while training: exit status 130, a
+    checkpoint inside the first epoch that loads with weights_only=True, no temp files."""
+    out = tmp_path / "run"
+    argv = [
+        sys.executable,
+        "-m",
+        "hornet_ref.cli",
+        "train",
+        "--model",
+        "hornet_mini_7x7",
+        "--img-size",
+        "32",
+        "--train-samples",
+        "1200",
+        "--val-samples",
+        "32",
+        "--batch-size",
+        "8",
+        "--epochs",
+        "2",
+        "--log-every",
+        "1",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        seen = ""
+        while "run folder" not in seen and time.monotonic() < deadline:
+            seen += proc.stdout.readline()
+        time.sleep(1.5)  # inside epoch 1 (150 updates)
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stdout
+    assert "stopped at epoch 1" in stdout and "--resume" in stdout
+    assert _files(out) == {"checkpoint.pt", "config.json", "metrics.jsonl"}
+    state = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert state["epoch"] == 0 and 0 < state["batch"] < 150 and state["history"] == []
+    model = create_model("hornet_mini_7x7", num_classes=10)
+    model.load_state_dict(state["model"])
+    assert load_checkpoint(out / "checkpoint.pt")["config"]["epochs"] == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world: int, port: int, config: TrainConfig, folder: str) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
+    torch.set_num_threads(1)
+    result = fit(config)
+    torch.save(result.model.state_dict(), Path(folder) / f"rank{rank}.pt")
+    (Path(folder) / f"rank{rank}.json").write_text(json.dumps(result.history))
+
+
+def test_two_gloo_processes_train_one_model_and_agree(tmp_path):
+    """DistributedDataParallel on CPU (gloo): both processes end with identical weights
+    and metrics; only rank 0 writes the run folder."""
+    config = _tiny(tmp_path / "run", epochs=2, batch_size=8, **_RANDOM)
+    mp.spawn(_ddp_worker, args=(2, _free_port(), config, str(tmp_path)), nprocs=2)
+    w0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    w1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    for key in w0:
+        assert torch.equal(w0[key], w1[key]), key
+    h0 = json.loads((tmp_path / "rank0.json").read_text())
+    h1 = json.loads((tmp_path / "rank1.json").read_text())
+    assert _metrics(h0) == _metrics(h1) and len(h0) == 2
+    assert h0[-1]["train_loss"] < h0[0]["train_loss"] + 0.5
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    for key in w0:
+        assert torch.equal(state["model"][key], w0[key]), key
+    # Each process trains on half of every epoch: 128 images / (2 x 8) = 8 updates.
+    assert _files(tmp_path / "run") == {
+        "checkpoint.pt",
+        "config.json",
+        "metrics.jsonl",
+        "curves.png",
+    }
+
+
+def _image_folder(root: Path, classes: tuple[str, ...], splits=("train", "val")) -> Path:
+    for split in splits:
+        for name in classes:
+            (root / split / name).mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (32, 32), (i * 100, 30, 60)).save(root / split / name / f"{i}.png")
+    return root
+
+
+def test_a_missing_data_path_fails_clearly_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "hornet-ref train: error: no dataset at" in err and "train/<class>" in err
+    assert not out.exists()
+
+
+def test_an_image_folder_without_val_fails_clearly_and_writes_nothing(tmp_path, capsys):
+    root = _image_folder(tmp_path / "data", ("a", "b"), splits=("train",))
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(root), "--out", str(out)]) == 2
+    assert "has no val/ folder" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_checkpoint_with_other_classes_is_refused_clearly(tmp_path, capsys):
+    """A 10-class run evaluated on, or resumed with, 3-class data: a message naming both
+    counts, and the run folder left exactly as it was."""
+    run = tmp_path / "run"
+    fit(_tiny(run, epochs=1))
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    data = _image_folder(tmp_path / "data", ("a", "b", "c"))
+
+    assert main(["evaluate", "--checkpoint", str(run / "checkpoint.pt"), "--data", str(data)]) == 2
+    assert "classifies 10 classes but" in capsys.readouterr().err
+
+    assert main(["train", "--resume", "--out", str(run), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "classifies 10 classes" in err and "has 3" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_an_existing_run_is_not_overwritten_without_resume(tmp_path):
+    fit(_tiny(tmp_path / "run", epochs=1))
+    with pytest.raises(ConfigError, match="already holds a run.*--resume"):
+        fit(_tiny(tmp_path / "run", epochs=1))
+    with pytest.raises(ConfigError, match="trained with lr=.*asks for 0.5"):
+        fit(TrainConfig(out=str(tmp_path / "run"), resume=True, lr=0.5))
+
+
+def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
+    tmp_path, monkeypatch
+):
+    """The 11th training forward (epoch 2, step 3 of 8) returns NaN logits."""
+    forwards = []
+
+    def poisoned_model(*args, **kwargs):
+        model = create_model(*args, **kwargs)
+        clean = model.forward
+
+        def forward(x):
+            logits = clean(x)
+            if model.training:
+                forwards.append(1)
+                if len(forwards) == 11:
+                    return logits * float("nan")
+            return logits
+
+        model.forward = forward
+        return model
+
+    monkeypatch.setattr(engine, "create_model", poisoned_model)
+    out = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, step 3/8"):
+        fit(_tiny(out, epochs=3))
+    assert _files(out) == {"checkpoint.pt", "config.json", "metrics.jsonl"}
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["epoch"] == 1 and len(state["history"]) == 1
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_loss_that_diverges_in_the_first_epoch_leaves_no_run_folder(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError, match="no epoch had finished"):
+        fit(_tiny(out, lr=1e6, clip_grad=0.0, label_smoothing=0.0, warmup_epochs=0.0))
+    assert not out.exists()
+
+
+def test_evaluate_prints_the_runs_own_top1(tmp_path, capsys):
+    run = fit(_tiny(tmp_path / "run", epochs=1))
+    capsys.readouterr()
+    argv = [
+        "evaluate",
+        "--checkpoint",
+        str(tmp_path / "run" / "checkpoint.pt"),
+        "--val-samples",
+        "64",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"top-1 {run.history[-1]['val_acc1']:.2f}%" in out
+    assert f"top-5 {run.history[-1]['val_acc5']:.2f}%" in out
