@@ -35,3 +35,13 @@ def parity() -> Callable[[str], dict[str, Any]]:
 def official_state_dicts() -> dict[str, dict[str, Any]]:
     """Per published variant: {"num_params": int, "state_dict": {key: shape list}}."""
     return json.loads((FIXTURES / "official_state_dicts.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Each test runs with one torch thread (restored afterwards): on a busy 2-core
+    machine, two threads spin against other processes and small ops ran ~50x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

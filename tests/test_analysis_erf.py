@@ -31,16 +31,6 @@ from hornet_ref.analysis import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared, busy 2-core machine two threads spin against
-    other processes and small ops run ~50x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def nano():
     torch.manual_seed(0)

@@ -16,16 +16,6 @@ import torch
 from hornet_ref import GlobalLocalFilter, GnConv, create_model, interaction_energy, interaction_maps
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared, busy 2-core machine two threads spin against
-    other processes and small ops run ~50x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_every_order_of_a_7x7_gnconv_reaches_its_7x7_window():
     torch.manual_seed(0)
     gnconv = GnConv(16, order=5)

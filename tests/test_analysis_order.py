@@ -17,16 +17,6 @@ from hornet_ref import GnConv, HorBlock, harsanyi_dividends, measure_order
 from hornet_ref.analysis import compare_orders, gnconvs_by_order
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared, busy 2-core machine two threads spin against
-    other processes and small ops run ~50x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _bias_free(module: nn.Module) -> nn.Module:
     for m in module.modules():
         if isinstance(m, nn.Conv2d) and m.bias is not None:

@@ -20,16 +20,6 @@ from hornet_ref import create_model
 from hornet_ref.cli import main
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared, busy 2-core machine two threads spin against
-    other processes and small ops run ~50x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _assert_real_png(path, width: int, height: int) -> None:
     pixels = mpimg.imread(path)  # raises if the file does not decode
     assert pixels.shape[:2] == (height, width)

@@ -27,16 +27,6 @@ from hornet_ref.plotting import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared, busy 2-core machine two threads spin against
-    other processes and small ops run ~50x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _images(fig: Figure):
     return [im for ax in fig.axes for im in ax.get_images()]
 
