@@ -10,6 +10,7 @@ Start with :class:`GnConv` (hornet_ref/gnconv.py), then :class:`HorNet`
 - plotting.py: figures of the analyses (matplotlib)
 - checkpoint.py: load_pretrained (the authors' checkpoints), read_state_dict
 - flops.py: count_flops, count_params
+- train/: training (TrainConfig, fit), the ``hornet-ref train`` / ``evaluate`` commands
 - cli.py: the ``hornet-ref`` command
 """
 
@@ -35,6 +36,7 @@ from .gnconv import (
 )
 from .hornet import HorBlock, HorNet, HorNetConfig, create_model, list_models, model_config
 from .recorder import InteractionRecorder
+from .train import TrainConfig, fit
 
 __version__ = "0.1.0"
 
@@ -47,12 +49,14 @@ __all__ = [
     "HorNetConfig",
     "InteractionRecorder",
     "Interactions",
+    "TrainConfig",
     "channel_widths",
     "count_flops",
     "count_params",
     "create_model",
     "depthwise_conv",
     "effective_receptive_field",
+    "fit",
     "harsanyi_dividends",
     "high_contribution_area_ratio",
     "interaction_energy",

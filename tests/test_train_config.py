@@ -28,8 +28,9 @@ def test_every_field_has_a_flag_that_sets_it():
     """Each dataclass field round-trips through its generated flag."""
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool",):
-            value, argv = not f.default, [flag if not f.default else "--no-" + flag[2:]]
+        if "bool" in f.type:
+            value = not f.default
+            argv = [flag if value else "--no-" + flag[2:]]
         elif "int" in f.type:
             value, argv = 7, [flag, "7"]
         elif "float" in f.type:

@@ -4,6 +4,7 @@ and stops with a clear message (and nothing half-written) on bad input or a dive
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -24,16 +25,6 @@ from hornet_ref.train import ConfigError, NonFiniteLossError, TrainConfig, engin
 from hornet_ref.train.checkpointing import load_checkpoint
 
 TIMING = ("images_per_sec", "peak_mem_mb", "seconds")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models are all small ops: one thread is as fast, and on a busy machine far
-    faster than two threads spinning at every barrier."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _tiny(out: Path, **overrides) -> TrainConfig:
@@ -334,17 +325,54 @@ def test_a_loss_that_diverges_in_the_first_epoch_leaves_no_run_folder(tmp_path):
     assert not out.exists()
 
 
-def test_evaluate_prints_the_runs_own_top1(tmp_path, capsys):
-    run = fit(_tiny(tmp_path / "run", epochs=1))
+def test_evaluate_prints_the_runs_own_top1_for_weights_and_ema(tmp_path, capsys):
+    """`hornet-ref evaluate` on the run's val images repeats the run's own figures."""
+    run = fit(_tiny(tmp_path / "run", epochs=1, ema_decay=0.5))
+    checkpoint = str(tmp_path / "run" / "checkpoint.pt")
     capsys.readouterr()
-    argv = [
-        "evaluate",
-        "--checkpoint",
-        str(tmp_path / "run" / "checkpoint.pt"),
-        "--val-samples",
-        "64",
-    ]
-    assert main(argv) == 0
+    assert main(["evaluate", "--checkpoint", checkpoint, "--val-samples", "64"]) == 0
     out = capsys.readouterr().out
-    assert f"top-1 {run.history[-1]['val_acc1']:.2f}%" in out
-    assert f"top-5 {run.history[-1]['val_acc5']:.2f}%" in out
+    row = run.history[-1]
+    assert f"top-1 {row['val_acc1']:.2f}%" in out and f"top-5 {row['val_acc5']:.2f}%" in out
+    assert main(["evaluate", "--checkpoint", checkpoint, "--val-samples", "64", "--ema"]) == 0
+    assert f"top-1 {row['val_acc1_ema']:.2f}%" in capsys.readouterr().out
+
+
+def test_evaluate_reads_bare_weights_given_the_model(tmp_path, capsys):
+    path = tmp_path / "weights.pth"
+    torch.save({"model": create_model("hornet_mini_7x7").state_dict()}, path)
+    argv = ["evaluate", "--checkpoint", str(path), "--img-size", "32", "--val-samples", "20"]
+    assert main(argv) == 2
+    assert "pass --model" in capsys.readouterr().err
+    assert main([*argv, "--model", "hornet_mini_7x7"]) == 0
+    assert "(20 images of builtin" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("precision", ["auto", "fp16"])
+def test_training_on_cuda_with_mixed_precision_and_channels_last(tmp_path, precision):
+    """bf16 (or fp16 with a GradScaler) autocast and channels_last: finite, learning,
+    and the checkpoint holds the scaler's state."""
+    config = _tiny(tmp_path / "run", epochs=2, device="cuda", precision=precision, **_RANDOM)
+    result = fit(config)
+    assert all(torch.isfinite(p).all() for p in result.model.parameters())
+    assert next(result.model.parameters()).is_cuda
+    assert result.history[-1]["peak_mem_mb"] > 0
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert ("scale" in state["scaler"]) == (precision == "fp16")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_compiled_training_with_gradient_checkpointing_on_cuda(tmp_path):
+    config = _tiny(
+        tmp_path / "run",
+        model="hornet_mini_gf",
+        img_size=64,
+        epochs=1,
+        device="cuda",
+        compile=True,
+        grad_checkpointing=True,
+    )
+    result = fit(config)
+    assert math.isfinite(result.history[0]["train_loss"])
+    assert all(torch.isfinite(p).all() for p in result.model.parameters())

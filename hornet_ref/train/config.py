@@ -123,7 +123,10 @@ class TrainConfig:
             choices=("auto", "fp32", "bf16", "fp16"),
         ),
     )
-    channels_last: bool = field(default=True, metadata=_opt("channels-last memory format"))
+    channels_last: bool | None = field(
+        default=None,
+        metadata=_opt("channels-last memory format (default: on CUDA, where it is faster)"),
+    )
     compile: bool = field(default=False, metadata=_opt("torch.compile the model"))
     grad_checkpointing: bool = field(
         default=False, metadata=_opt("recompute blocks in backward: less memory, more time")

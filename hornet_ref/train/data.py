@@ -19,6 +19,7 @@ whole batches, so they live in :mod:`hornet_ref.train.recipe`.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,6 +235,12 @@ class _Shard(Sampler[int]):
         return len(self.indices)
 
 
+def _ignore_sigint(worker_id: int) -> None:
+    """Loader workers leave Ctrl-C to the main process, which saves a checkpoint first
+    (a worker that quit on SIGINT would make the loader fail before that)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def default_workers(kind: str, device: torch.device) -> int:
     """Loader processes: none for in-memory 32x32 data on CPU (they would only compete
     with the model for cores), otherwise up to 8 per process."""
@@ -261,7 +268,12 @@ def build_loaders(
     sampler = _SkipFirst(
         DistributedSampler(data.train, num_replicas=world, rank=rank, shuffle=True, seed=seed)
     )
-    common = dict(num_workers=workers, pin_memory=pin_memory, persistent_workers=False)
+    common = dict(
+        num_workers=workers,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+        worker_init_fn=_ignore_sigint if workers else None,
+    )
     train = DataLoader(data.train, batch_size=batch_size, sampler=sampler, drop_last=True, **common)
     val = DataLoader(
         data.val, batch_size=batch_size, sampler=_Shard(len(data.val), rank, world), **common
