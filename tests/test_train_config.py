@@ -63,6 +63,11 @@ def test_the_recipe_follows_the_data(data, recipe):
     assert config.ema_decay == RECIPES[recipe]["ema_decay"]
 
 
+def test_the_recipe_warmup_keeps_its_share_of_a_shorter_run():
+    assert resolve(TrainConfig(data="/x", epochs=30)).warmup_epochs == pytest.approx(2.0)
+    assert resolve(TrainConfig(data="/x", epochs=30, warmup_epochs=5)).warmup_epochs == 5
+
+
 def test_given_values_win_over_the_recipe():
     config = resolve(TrainConfig(epochs=3, lr=1e-3, mixup=0.0))
     assert (config.epochs, config.lr, config.mixup) == (3, 1e-3, 0.0)

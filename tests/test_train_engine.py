@@ -236,11 +236,13 @@ def test_two_gloo_processes_train_one_model_and_agree(tmp_path):
     }
 
 
-def _image_folder(root: Path, classes: tuple[str, ...], splits=("train", "val")) -> Path:
+def _image_folder(
+    root: Path, classes: tuple[str, ...], splits=("train", "val"), images: int = 2
+) -> Path:
     for split in splits:
         for name in classes:
             (root / split / name).mkdir(parents=True)
-            for i in range(2):
+            for i in range(images):
                 Image.new("RGB", (32, 32), (i * 100, 30, 60)).save(root / split / name / f"{i}.png")
     return root
 
@@ -276,6 +278,28 @@ def test_a_checkpoint_with_other_classes_is_refused_clearly(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "classifies 10 classes" in err and "has 3" in err
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_finetuning_starts_from_the_given_weights_with_a_fresh_head(tmp_path, capsys):
+    """--finetune from a 10-class run onto 3-class data, with layer decay and lr 0 (so
+    the weights cannot move): the backbone is the source's, the head is new."""
+    source = fit(_tiny(tmp_path / "source", epochs=1)).model.state_dict()
+    data = _image_folder(tmp_path / "data", ("a", "b", "c"), images=8)
+    config = _tiny(
+        tmp_path / "tuned",
+        data=str(data),
+        epochs=1,
+        batch_size=4,
+        lr=0.0,
+        layer_decay=0.7,
+        finetune=str(tmp_path / "source" / "checkpoint.pt"),
+    )
+    tuned = fit(config).model.state_dict()
+    assert "fine-tuning from" in capsys.readouterr().out
+    assert tuned["head.weight"].shape == (3, source["head.weight"].shape[1])
+    for key in source:
+        if not key.startswith("head."):
+            assert torch.equal(tuned[key].cpu(), source[key].cpu()), key
 
 
 def test_an_existing_run_is_not_overwritten_without_resume(tmp_path):

@@ -244,7 +244,9 @@ def _recipe_for(config: TrainConfig) -> str:
 def resolve(config: TrainConfig) -> TrainConfig:
     """``config`` with every ``None`` recipe field filled in and the values checked.
 
-    Raises ConfigError naming the field and what it accepts.
+    The recipe's warm-up keeps its share of the run when ``epochs`` is given
+    (the paper's 20 of 300 epochs become 2 of 30). Raises ConfigError naming the
+    field and what it accepts.
     """
     recipe = _recipe_for(config)
     if recipe not in RECIPES:
@@ -256,6 +258,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
         if name == "drop_path" and default is None:
             size = next((s for s in _IMAGENET_DROP_PATH if f"_{s}_" in config.model + "_"), None)
             default = _IMAGENET_DROP_PATH.get(size, 0.1)
+        if name == "warmup_epochs" and config.epochs is not None:
+            default = default * config.epochs / RECIPES[recipe]["epochs"]
         values[name] = default
     config = replace(config, recipe=recipe, **values)
     _check(config)

@@ -234,7 +234,7 @@ class _Run:
         load_pretrained(self.net, weights, skip_head=fresh_head)
         if self.proc.is_main:
             note = f"; new {self.data.num_classes}-class head" if fresh_head else ""
-            print(f"fine-tuning from {path}{note}")
+            _say(f"fine-tuning from {path}{note}")
 
     def _restore(self, state: dict) -> None:
         self.net.load_state_dict(state["model"])
@@ -245,7 +245,8 @@ class _Run:
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.batch = state["epoch"], state["batch"]
         self.history, self.partial = list(state["history"]), dict(state["partial"])
-        self.rng = state["rng"] if self.batch else None
+        # Rank 0's generator states are saved; other ranks re-seed (see _batches).
+        self.rng = state["rng"] if self.batch and self.proc.world == 1 else None
 
     # -- saving ---------------------------------------------------------------------------
 
@@ -279,12 +280,14 @@ class _Run:
 
         A fresh epoch seeds them from (seed, epoch, rank). A resumed one puts back the
         saved states only after the loader's iterator exists, because creating it
-        draws a number (its workers' base seed) from the global generator.
+        draws a number (its workers' base seed) from the global generator. (Several
+        processes resumed inside an epoch seed from their position instead.)
         """
         self.sampler.set_epoch(self.epoch)
         self.sampler.skip = self.batch * self.config.batch_size
         if self.rng is None:
-            torch.manual_seed(_epoch_seed(self.config.seed, self.epoch, self.proc.rank))
+            seed = _epoch_seed(self.config.seed, self.epoch, self.proc.rank)
+            torch.manual_seed(seed + 7_919 * self.batch)
         iterator = iter(self.train_loader)
         if self.rng is not None:
             restore_rng(self.rng)
@@ -298,7 +301,7 @@ class _Run:
         """Losses since the last sync (averaged over processes) and the shared stop flag."""
         flag = torch.tensor([float(stop)], device=self.proc.device)
         packed = all_reduce_sum(torch.cat([torch.stack(window).float(), flag]))
-        packed = packed.cpu()
+        packed = packed.cpu().double()  # float64 sums: the same however windows split an epoch
         return packed[:-1] / self.proc.world, bool(packed[-1] > 0)
 
     def train_epoch(self, stop: _StopRequest) -> bool:
@@ -405,9 +408,8 @@ class _Run:
         step = batch // self.config.accum_steps + 1
         overall = self.epoch * self.updates_per_epoch + step
         kept = (
-            f"the last good checkpoint (end of epoch {self.epoch}) is kept in "
-            f"{self.out / CHECKPOINT}"
-            if self.history
+            f"the last good checkpoint is kept in {self.out / CHECKPOINT}"
+            if (self.out / CHECKPOINT).exists()
             else "no epoch had finished, so there is no checkpoint"
         )
         raise NonFiniteLossError(
