@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from urllib.error import URLError
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision import datasets
 
 from hornet_ref.train.config import TrainConfig
 from hornet_ref.train.data import DataError, build_datasets, build_loaders
@@ -116,3 +119,30 @@ def test_an_empty_split_is_refused(tmp_path):
     (tmp_path / "val" / "cat").mkdir(parents=True)
     with pytest.raises(DataError, match="cannot read images under"):
         build_datasets(TrainConfig(data=str(tmp_path)), img_size=32)
+
+
+class _FakeCifar:
+    """Stands in for torchvision's CIFAR10: same attributes, no download."""
+
+    def __init__(self, root, train, download):
+        n = 30 if train else 10
+        self.data = np.random.default_rng(0).integers(0, 255, (n, 32, 32, 3), dtype=np.uint8)
+        self.targets = [i % 10 for i in range(n)]
+        self.classes = [f"class{i}" for i in range(10)]
+
+
+def test_cifar_comes_in_as_normalised_32x32_tensors(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "CIFAR10", _FakeCifar)
+    data = build_datasets(TrainConfig(data="cifar10", data_cache=str(tmp_path)), img_size=32)
+    assert (len(data.train), len(data.val), data.num_classes) == (30, 10, 10)
+    image, label = data.val[3]
+    assert image.shape == (3, 32, 32) and image.dtype == torch.float32 and label == 3
+
+
+def test_cifar_offline_names_the_folder_to_fill(tmp_path, monkeypatch):
+    def offline(root, train, download):
+        raise URLError("Name or service not known")
+
+    monkeypatch.setattr(datasets, "CIFAR100", offline)
+    with pytest.raises(DataError, match=r"could not download cifar100 into .*cifar100.*online"):
+        build_datasets(TrainConfig(data="cifar100", data_cache=str(tmp_path)), img_size=32)
