@@ -16,7 +16,7 @@ import torch.distributed as dist
 
 from .config import ConfigError
 
-__all__ = ["Process", "all_reduce_sum", "setup", "teardown"]
+__all__ = ["Process", "all_reduce_sum", "pick_device", "setup", "teardown"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,9 @@ class Process:
         return self.rank == 0
 
 
-def _device(name: str, local_rank: int) -> torch.device:
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """The device ``--device`` names: 'auto' is CUDA when present (this process's GPU
+    under torchrun), else the CPU."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
@@ -48,7 +50,7 @@ def setup(device: str) -> Process:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = _device(device, local_rank)
+    dev = pick_device(device, local_rank)
     if world > 1 and not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -15,7 +14,7 @@ from ..hornet import create_model, model_config
 from .checkpointing import FORMAT
 from .config import ConfigError, TrainConfig
 from .data import build_datasets, default_workers
-from .distributed import all_reduce_sum, setup
+from .distributed import all_reduce_sum, pick_device
 from .precision import amp_dtype, autocast
 
 __all__ = ["evaluate", "evaluate_checkpoint"]
@@ -84,7 +83,10 @@ def evaluate_checkpoint(
     """
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"no checkpoint file at {checkpoint}")
-    state = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
+    except Exception as e:  # unpickling, zip and I/O errors all mean "not readable"
+        raise CheckpointError(f"could not read {checkpoint} with weights_only=True: {e}") from e
     run = state.get("config") if isinstance(state, dict) and state.get("format") == FORMAT else None
     name = model or (run["model"] if run else None)
     if name is None:
@@ -101,22 +103,23 @@ def evaluate_checkpoint(
     size = img_size or (run["img_size"] if run and run.get("img_size") else None)
     size = size or model_config(name).img_size
 
-    config = replace(TrainConfig(), data=data, data_cache=data_cache, val_samples=val_samples)
+    config = TrainConfig(data=data, data_cache=data_cache, val_samples=val_samples)
     datasets = build_datasets(config, size)
     if head is not None and head.shape[0] != datasets.num_classes:
         raise CheckpointError(
             f"{checkpoint} classifies {head.shape[0]} classes but {data} has "
             f"{datasets.num_classes}; evaluate it on data with the same classes"
         )
-    proc = setup(device)
+    dev = pick_device(device)
     net = create_model(name, num_classes=datasets.num_classes)
     load_pretrained(net, weights)
-    net.to(proc.device)
+    channels_last = dev.type == "cuda"
+    net.to(dev, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     loader = DataLoader(
         datasets.val,
         batch_size=batch_size,
-        num_workers=default_workers(datasets.kind, proc.device) if workers is None else workers,
-        pin_memory=proc.device.type == "cuda",
+        num_workers=default_workers(datasets.kind, dev) if workers is None else workers,
+        pin_memory=dev.type == "cuda",
     )
-    dtype = amp_dtype("auto", proc.device)
-    return evaluate(net, loader, device=proc.device, dtype=dtype)
+    dtype = amp_dtype("auto", dev)
+    return evaluate(net, loader, device=dev, dtype=dtype, channels_last=channels_last)
