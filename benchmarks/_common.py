@@ -48,18 +48,37 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_interleaved(
+def time_rounds(
     fns: dict[str, Callable[[], object]], *, rounds: int, min_time: float
-) -> dict[str, float]:
-    """Median seconds per call of each fn, timed round-robin ``rounds`` times."""
+) -> dict[str, list[float]]:
+    """Seconds per call of each fn in each of ``rounds`` round-robin rounds."""
     samples: dict[str, list[float]] = {name: [] for name in fns}
+    threads = torch.get_num_threads()
     for fn in fns.values():  # warm-up (and compilation) outside the timed rounds
         fn()
     for _ in range(rounds):
         for name, fn in fns.items():
-            timer = benchmark.Timer("fn()", globals={"fn": fn})
+            # Timer runs on one thread unless told otherwise: give it torch's thread count.
+            timer = benchmark.Timer("fn()", globals={"fn": fn}, num_threads=threads)
             samples[name].append(timer.blocked_autorange(min_run_time=min_time).median)
+    return samples
+
+
+def time_interleaved(
+    fns: dict[str, Callable[[], object]], *, rounds: int, min_time: float
+) -> dict[str, float]:
+    """Median seconds per call of each fn, timed round-robin ``rounds`` times."""
+    samples = time_rounds(fns, rounds=rounds, min_time=min_time)
     return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def median_ratio(a: list[float], b: list[float]) -> float:
+    """Median over rounds of a's time divided by b's time in the same round.
+
+    Within one round the two were timed seconds apart, so a slow spell of the
+    machine cancels out of each ratio better than out of a ratio of medians.
+    """
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def step_memory_mb(step: Callable[[], object], device: str) -> float:

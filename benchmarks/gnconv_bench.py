@@ -4,37 +4,51 @@
     python benchmarks/gnconv_bench.py --batch 64      # on a GPU
     python benchmarks/gnconv_bench.py --json out.json --plot growth.png
 
-Table 1: forward and forward+backward of GnConv for orders 1..5 at the four
+    python benchmarks/gnconv_bench.py --tables readability --rounds 15   # einops cost only
+
+Table "orders": forward and forward+backward of GnConv for orders 1..5 at the four
 HorNet-T stage shapes, next to two spatial mixers of the same width with the same
 input/output projections: a depthwise 7x7 block (1x1, dw 7x7, 1x1: gnConv
 without the gating) and multi-head self-attention (nn.MultiheadAttention over the
-H*W tokens). It also times a plain-torch GnConv (torch.split instead of einops;
-kept here only, to measure what readability costs): the "einops/plain" ratio.
+H*W tokens).
 
-Table 2 (and the plot): forward time as the map side grows 14 -> 112 at 64
+Table "readability": what readability costs. Our GnConv (with its input checks
+and the recording branch) and the same computation with its channel splits
+written as einops.unpack (UnpackGnConv), each against the bare computation in
+plain torch ops (PlainGnConv), at the HorNet-T stage shapes and orders. The two
+variants live here only. Each ratio is the median over rounds of the two times
+taken in the same round. A second, identical PlainGnConv is timed as a control:
+its ratio to the first is 1 up to the machine's noise, which tells how far from 1
+a ratio must be to mean anything.
+
+Table "growth" (and the plot): forward time as the map side grows 14 -> 112 at 64
 channels: 7x7 gnConv (linear in H*W), GF gnConv (n log n), attention (quadratic).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 from functools import partial
 
 import torch
 from _common import (
     device_arg,
     machine,
+    median_ratio,
     print_table,
     step_memory_mb,
     time_interleaved,
+    time_rounds,
     write_json,
 )
-from einops import rearrange
+from einops import rearrange, unpack
 from torch import Tensor, nn
 
 from hornet_ref import GlobalLocalFilter, GnConv
 
 STAGES = [(64, 56, 2), (128, 28, 3), (256, 14, 4), (512, 7, 5)]  # (C, side, HorNet-T order)
+TABLES = ("orders", "readability", "growth")
 
 
 class PlainGnConv(nn.Module):
@@ -48,6 +62,27 @@ class PlainGnConv(nn.Module):
         g = self.ref
         p0, q = torch.split(g.proj_in(x), (g.dims[0], sum(g.dims)), dim=1)
         gates = torch.split(g.dwconv(q) * g.scale, g.dims, dim=1)
+        p = p0 * gates[0]
+        for k in range(1, g.order):
+            p = g.pws[k - 1](p) * gates[k]
+        return g.proj_out(p)
+
+
+class UnpackGnConv(nn.Module):
+    """GnConv with its channel splits written as einops.unpack (benchmark only).
+
+    This is how hornet_ref wrote the splits until the benchmark below showed what
+    unpack's backward costs; kept here to keep measuring it.
+    """
+
+    def __init__(self, ref: GnConv) -> None:
+        super().__init__()
+        self.ref = ref
+
+    def forward(self, x: Tensor) -> Tensor:
+        g = self.ref
+        p0, q = unpack(g.proj_in(x), [(g.dims[0],), (sum(g.dims),)], "b * h w")
+        gates = unpack(g.dwconv(q) * g.scale, [(d,) for d in g.dims], "b * h w")
         p = p0 * gates[0]
         for k in range(1, g.order):
             p = g.pws[k - 1](p) * gates[k]
@@ -94,16 +129,13 @@ def _steps(module: nn.Module, x: Tensor) -> dict[str, callable]:
 
 def by_order(args: argparse.Namespace) -> list[dict]:
     rows = []
-    for dim, side, hornet_order in STAGES:
+    for dim, side, _ in STAGES:
         x = torch.randn(args.batch, dim, side, side, device=args.device)
         candidates: dict[str, nn.Module] = {
             f"gnconv n={n}": GnConv(dim, order=n) for n in range(1, 6)
         }
         candidates["dw7x7 block"] = DepthwiseBlock(dim)
         candidates["attention"] = Attention(dim)
-        einops_version = GnConv(dim, order=hornet_order)
-        candidates[f"einops n={hornet_order} (T)"] = einops_version
-        candidates[f"plain n={hornet_order} (T)"] = PlainGnConv(einops_version)
         fns, mem = {}, {}
         for name, module in candidates.items():
             module.to(args.device)
@@ -121,22 +153,34 @@ def by_order(args: argparse.Namespace) -> list[dict]:
                     "mem MB": mem[(name, "fwd+bwd")],
                 }
             )
-        e, p = (
-            times[(f"einops n={hornet_order} (T)", "fwd+bwd")],
-            times[(f"plain n={hornet_order} (T)", "fwd+bwd")],
-        )
-        ef, pf = (
-            times[(f"einops n={hornet_order} (T)", "fwd")],
-            times[(f"plain n={hornet_order} (T)", "fwd")],
-        )
-        rows.append(
-            {
-                "shape": f"{dim}x{side}x{side}",
-                "module": "einops/plain ratio",
-                "fwd ms": ef / pf,
-                "fwd+bwd ms": e / p,
-            }
-        )
+    return rows
+
+
+def readability(args: argparse.Namespace) -> list[dict]:
+    rows = []
+    for dim, side, order in STAGES:
+        x = torch.randn(args.batch, dim, side, side, device=args.device)
+        ours = GnConv(dim, order=order).to(args.device)
+        candidates = {
+            "ours": ours,
+            "einops.unpack": UnpackGnConv(ours),
+            "plain": PlainGnConv(ours),
+            "plain again": PlainGnConv(ours),
+        }
+        fns = {
+            (name, mode): fn
+            for name, module in candidates.items()
+            for mode, fn in _steps(module, x).items()
+        }
+        samples = time_rounds(fns, rounds=args.rounds, min_time=args.min_time)
+        for name in ("ours", "einops.unpack", "plain again"):
+            row = {"shape": f"{dim}x{side}x{side}", "order": order, "module": name}
+            for mode in ("fwd", "fwd+bwd"):
+                row[f"{mode} ms"] = statistics.median(samples[(name, mode)]) * 1e3
+                row[f"{mode} x plain"] = median_ratio(
+                    samples[(name, mode)], samples[("plain", mode)]
+                )
+            rows.append(row)
     return rows
 
 
@@ -193,22 +237,39 @@ def main() -> None:
         "--growth-batch", type=int, default=1, help="batch of the growth table (GPU: 32)"
     )
     parser.add_argument("--plot", type=__import__("pathlib").Path, default=None)
-    parser.add_argument("--skip-orders", action="store_true", help="only the growth table")
+    parser.add_argument(
+        "--tables",
+        nargs="+",
+        default=list(TABLES),
+        choices=list(TABLES),
+        help="which tables to measure (default: all)",
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"machine: {machine()}, batch {args.batch}")
     payload = {"machine": machine(), "batch": args.batch}
-    if not args.skip_orders:
+    if "orders" in args.tables:
         payload["by_order"] = by_order(args)
         print_table(
             payload["by_order"],
             ["shape", "module", "fwd ms", "fwd+bwd ms", "mem MB"],
             "gnConv by order at the HorNet-T stage shapes (memory: see _common.py)",
         )
-    payload["by_size"] = by_size(args)
-    print_table(payload["by_size"], ["side", "tokens", "module", "fwd ms"], "Growth with map size")
-    if args.plot:
-        plot_growth(payload["by_size"], args.plot, args.growth_batch)
+    if "readability" in args.tables:
+        payload["readability"] = readability(args)
+        print_table(
+            payload["readability"],
+            ["shape", "order", "module", "fwd ms", "fwd x plain", "fwd+bwd ms", "fwd+bwd x plain"],
+            "What readability costs: our GnConv and a control against plain torch "
+            "(median per-round ratios)",
+        )
+    if "growth" in args.tables:
+        payload["by_size"] = by_size(args)
+        print_table(
+            payload["by_size"], ["side", "tokens", "module", "fwd ms"], "Growth with map size"
+        )
+        if args.plot:
+            plot_growth(payload["by_size"], args.plot, args.growth_batch)
     write_json(args.json, payload)
 
 

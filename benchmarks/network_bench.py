@@ -6,8 +6,10 @@
 
 For each model: inference (no_grad forward) and one training step (forward,
 cross-entropy, backward, SGD step), in the same interleaved rounds, reported as
-milliseconds, images per second, memory (see _common.py) and the ratio to
-convnext_tiny measured in the same run. Settings (--settings): fp32 eager; amp,
+milliseconds, images per second, memory (see _common.py), the ratio to
+convnext_tiny and the ratio to the first setting given (the same model), each the
+median over rounds of the ratio within a round: every setting and model is timed
+in the same interleaved rounds. Settings (--settings): fp32 eager; amp,
 bf16 autocast (fp16 on CUDA devices without bf16); cl, the channels_last memory
 format; compile, torch.compile (fullgraph=True for HorNet); and combinations.
 """
@@ -16,15 +18,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 
 import torch
 import torchvision
-from _common import device_arg, machine, print_table, step_memory_mb, time_interleaved, write_json
+from _common import (
+    device_arg,
+    machine,
+    median_ratio,
+    print_table,
+    step_memory_mb,
+    time_rounds,
+    write_json,
+)
 from torch import nn
 
 import hornet_ref
 
-SETTINGS = ["fp32", "amp", "cl", "amp+cl", "compile", "compile+amp", "compile+amp+cl"]
+SETTINGS = ["fp32", "amp", "cl", "amp+cl", "compile", "compile+cl", "compile+amp", "compile+amp+cl"]
 
 PEERS = {
     "hornet_tiny_7x7": lambda: hornet_ref.create_model("hornet_tiny_7x7"),
@@ -91,9 +102,10 @@ def main() -> None:
     ]
 
     print(f"machine: {machine()}, batch {args.batch} at {args.img_size}")
-    rows = []
+    # Every (setting, model, step) is timed in the same interleaved rounds, so the
+    # ratios between settings are as fair as those between models.
+    fns, mem = {}, {}
     for label, amp, channels_last, compiled in settings:
-        fns, mem = {}, {}
         for name in args.models:
             torch.manual_seed(0)
             model = PEERS[name]().to(device)
@@ -104,13 +116,16 @@ def main() -> None:
             if compiled:
                 model = torch.compile(model, fullgraph=name.startswith("hornet"))
             infer, train = _steps(model, xin, labels, amp, device)
-            fns[(name, "infer")], fns[(name, "train")] = infer, train
+            fns[(label, name, "infer")], fns[(label, name, "train")] = infer, train
             train()  # compile/warm before measuring memory
-            mem[name] = step_memory_mb(train, device)
-        times = time_interleaved(fns, rounds=args.rounds, min_time=args.min_time)
-        base = args.models.index("convnext_tiny") if "convnext_tiny" in args.models else None
+            mem[(label, name)] = step_memory_mb(train, device)
+    samples = time_rounds(fns, rounds=args.rounds, min_time=args.min_time)
+    rows = []
+    first = settings[0][0]
+    for label, *_ in settings:
         for name in args.models:
-            ti, tt = times[(name, "infer")], times[(name, "train")]
+            ti = statistics.median(samples[(label, name, "infer")])
+            tt = statistics.median(samples[(label, name, "train")])
             row = {
                 "setting": label,
                 "model": name,
@@ -118,11 +133,16 @@ def main() -> None:
                 "infer img/s": args.batch / ti,
                 "train ms": tt * 1e3,
                 "train img/s": args.batch / tt,
-                "mem MB": mem[name],
+                "mem MB": mem[(label, name)],
             }
-            if base is not None:
-                row["infer x convnext"] = ti / times[("convnext_tiny", "infer")]
-                row["train x convnext"] = tt / times[("convnext_tiny", "train")]
+            for step in ("infer", "train"):
+                if "convnext_tiny" in args.models:
+                    row[f"{step} x convnext"] = median_ratio(
+                        samples[(label, name, step)], samples[(label, "convnext_tiny", step)]
+                    )
+                row[f"{step} x {first}"] = median_ratio(
+                    samples[(label, name, step)], samples[(first, name, step)]
+                )
             rows.append(row)
     columns = [
         "setting",
@@ -134,6 +154,8 @@ def main() -> None:
         "mem MB",
         "infer x convnext",
         "train x convnext",
+        f"infer x {first}",
+        f"train x {first}",
     ]
     print_table(rows, columns, "Whole networks (memory: see _common.py)")
     write_json(

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -35,11 +36,30 @@ def _run(script: str, *args: str, tmp_path: Path) -> tuple[str, dict]:
     return proc.stdout, json.loads(out.read_text())
 
 
+def test_timing_uses_torchs_thread_count(monkeypatch):
+    """torch.utils.benchmark.Timer defaults to one thread; ours must time with all of torch's."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    from _common import time_rounds
+
+    seen = []
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        samples = time_rounds(
+            {"probe": lambda: seen.append(torch.get_num_threads())}, rounds=2, min_time=0.001
+        )
+    finally:
+        torch.set_num_threads(previous)
+    assert len(samples["probe"]) == 2
+    assert set(seen) == {2}
+
+
 def test_gnconv_bench_growth_table_and_plot(tmp_path):
     plot = tmp_path / "growth.png"
     stdout, table = _run(
         "gnconv_bench.py",
-        "--skip-orders",
+        "--tables",
+        "growth",
         "--sides",
         "8",
         "16",
@@ -51,6 +71,22 @@ def test_gnconv_bench_growth_table_and_plot(tmp_path):
     assert {r["module"] for r in table["by_size"]} == {"gnconv 7x7", "gnconv GF", "attention"}
     assert all(r["fwd ms"] > 0 for r in table["by_size"])
     assert plot.stat().st_size > 1000
+
+
+def test_gnconv_bench_readability_table_has_a_control(tmp_path):
+    stdout, table = _run(
+        "gnconv_bench.py", "--tables", "readability", "--batch", "1", tmp_path=tmp_path
+    )
+    assert "What readability costs" in stdout
+    rows = table["readability"]
+    assert [(r["shape"], r["module"]) for r in rows[:3]] == [
+        ("64x56x56", "ours"),
+        ("64x56x56", "einops.unpack"),
+        ("64x56x56", "plain again"),
+    ]
+    assert [r["order"] for r in rows[::3]] == [2, 3, 4, 5]  # HorNet-T's orders by stage
+    assert all(0 < r["fwd+bwd x plain"] < 10 and 0 < r["fwd x plain"] < 10 for r in rows)
+    assert "by_size" not in table and "by_order" not in table
 
 
 @pytest.mark.slow
