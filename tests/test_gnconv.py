@@ -486,3 +486,15 @@ def test_gnconv_default_mixer_is_depthwise_7x7_with_bias():
     with torch.no_grad():
         expected = F.conv2d(x, conv.weight, conv.bias, padding=3, groups=s)
         torch.testing.assert_close(conv(x), expected)
+
+
+def test_channel_splits_are_views_with_a_single_backward():
+    """p_0 and the gates are views into one tensor each (no copies), and each split's
+    backward is one op: slicing piece by piece (einops.unpack) would give every piece
+    its own full-size gradient in backward (see docs/benchmarks.md)."""
+    gnconv = GnConv(32, order=3)
+    _, rec = gnconv(torch.randn(2, 32, 5, 5, requires_grad=True), return_interactions=True)
+    gate_storages = {g.untyped_storage().data_ptr() for g in rec.gates}
+    assert len(gate_storages) == 1
+    assert {g.grad_fn.name() for g in rec.gates} == {"SplitWithSizesBackward0"}
+    assert rec.p[0].grad_fn.name() == "SplitWithSizesBackward0"
