@@ -372,6 +372,20 @@ def test_evaluate_reads_bare_weights_given_the_model(tmp_path, capsys):
     assert "(20 images of builtin" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_compiled_training_on_cpu_uses_channels_last_and_matches_eager(tmp_path):
+    """--compile on CPU: inductor code, channels_last by default (faster there when
+    compiled), and the same losses as the eager run up to float rounding."""
+    eager = fit(_tiny(tmp_path / "eager", epochs=1))
+    compiled = fit(_tiny(tmp_path / "compiled", epochs=1, compile=True))
+    stem_weight = compiled.model.downsample_layers[0][0].weight  # the stem conv
+    assert stem_weight.is_contiguous(memory_format=torch.channels_last)
+    assert not stem_weight.is_contiguous()
+    assert eager.model.downsample_layers[0][0].weight.is_contiguous()
+    for key in ("train_loss", "val_loss"):
+        assert compiled.history[0][key] == pytest.approx(eager.history[0][key], rel=1e-3)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("precision", ["auto", "fp16"])
 def test_training_on_cuda_with_mixed_precision_and_channels_last(tmp_path, precision):
