@@ -375,7 +375,11 @@ def test_evaluate_reads_bare_weights_given_the_model(tmp_path, capsys):
 @pytest.mark.slow
 def test_compiled_training_on_cpu_uses_channels_last_and_matches_eager(tmp_path):
     """--compile on CPU: inductor code, channels_last by default (faster there when
-    compiled), and the same losses as the eager run up to float rounding."""
+    compiled), and the same losses as the eager run up to float rounding; also after
+    this process traced HorNet at another size (dynamo would then make sizes symbolic)."""
+    torch.compile(create_model("hornet_mini_7x7"), fullgraph=True, backend="eager")(
+        torch.randn(2, 3, 64, 64)
+    )
     eager = fit(_tiny(tmp_path / "eager", epochs=1))
     compiled = fit(_tiny(tmp_path / "compiled", epochs=1, compile=True))
     stem_weight = compiled.model.downsample_layers[0][0].weight  # the stem conv

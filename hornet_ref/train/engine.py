@@ -222,8 +222,13 @@ class _Run:
             )
         self.eval_net: nn.Module = self.net
         if config.compile:
-            self.model = torch.compile(self.model)
-            self.eval_net = torch.compile(self.net)
+            # Static shapes: one graph per input shape, never symbolic sizes. When a
+            # process has already run HorNet's forward at another size, dynamo would
+            # otherwise make H and W symbolic, and inductor (torch 2.14, CPU,
+            # channels_last) then fails on the strides ("cannot determine truth value
+            # of Relational").
+            self.model = torch.compile(self.model, dynamic=False)
+            self.eval_net = torch.compile(self.net, dynamic=False)
 
         self.epoch, self.batch, self.history = 0, 0, []
         self.partial = {"loss_sum": 0.0, "losses": 0, "images": 0, "seconds": 0.0}
