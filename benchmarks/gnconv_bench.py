@@ -14,10 +14,10 @@ H*W tokens).
 
 Table "readability": what readability costs. Our GnConv (with its input checks
 and the recording branch) and the same computation with its channel splits
-written as einops.unpack (UnpackGnConv), each against the bare computation in
-plain torch ops (PlainGnConv), at the HorNet-T stage shapes and orders. The two
+written as einops.unpack, each against the bare computation in plain torch ops
+(BareGnConv with torch.split), at the HorNet-T stage shapes and orders. The two
 variants live here only. Each ratio is the median over rounds of the two times
-taken in the same round. A second, identical PlainGnConv is timed as a control:
+taken in the same round. A second, identical plain version is timed as a control:
 its ratio to the first is 1 up to the machine's noise, which tells how far from 1
 a ratio must be to mean anything.
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import torch
@@ -51,38 +52,28 @@ STAGES = [(64, 56, 2), (128, 28, 3), (256, 14, 4), (512, 7, 5)]  # (C, side, Hor
 TABLES = ("orders", "readability", "growth")
 
 
-class PlainGnConv(nn.Module):
-    """The same computation as GnConv with plain torch ops (benchmark only)."""
+def torch_split(t: Tensor, widths: list[int]) -> tuple[Tensor, ...]:
+    return torch.split(t, widths, dim=1)
 
-    def __init__(self, ref: GnConv) -> None:
+
+def einops_unpack(t: Tensor, widths: list[int]) -> list[Tensor]:
+    """How hornet_ref wrote GnConv's splits until this benchmark showed unpack's backward cost."""
+    return unpack(t, [(w,) for w in widths], "b * h w")
+
+
+class BareGnConv(nn.Module):
+    """GnConv's computation without its input checks and recording, with the channel
+    split given (benchmark only): torch_split is the plain-torch version."""
+
+    def __init__(self, ref: GnConv, split: Callable[[Tensor, list[int]], Sequence[Tensor]]):
         super().__init__()
         self.ref = ref
+        self.split = split
 
     def forward(self, x: Tensor) -> Tensor:
         g = self.ref
-        p0, q = torch.split(g.proj_in(x), (g.dims[0], sum(g.dims)), dim=1)
-        gates = torch.split(g.dwconv(q) * g.scale, g.dims, dim=1)
-        p = p0 * gates[0]
-        for k in range(1, g.order):
-            p = g.pws[k - 1](p) * gates[k]
-        return g.proj_out(p)
-
-
-class UnpackGnConv(nn.Module):
-    """GnConv with its channel splits written as einops.unpack (benchmark only).
-
-    This is how hornet_ref wrote the splits until the benchmark below showed what
-    unpack's backward costs; kept here to keep measuring it.
-    """
-
-    def __init__(self, ref: GnConv) -> None:
-        super().__init__()
-        self.ref = ref
-
-    def forward(self, x: Tensor) -> Tensor:
-        g = self.ref
-        p0, q = unpack(g.proj_in(x), [(g.dims[0],), (sum(g.dims),)], "b * h w")
-        gates = unpack(g.dwconv(q) * g.scale, [(d,) for d in g.dims], "b * h w")
+        p0, q = self.split(g.proj_in(x), [g.dims[0], sum(g.dims)])
+        gates = self.split(g.dwconv(q) * g.scale, g.dims)
         p = p0 * gates[0]
         for k in range(1, g.order):
             p = g.pws[k - 1](p) * gates[k]
@@ -163,9 +154,9 @@ def readability(args: argparse.Namespace) -> list[dict]:
         ours = GnConv(dim, order=order).to(args.device)
         candidates = {
             "ours": ours,
-            "einops.unpack": UnpackGnConv(ours),
-            "plain": PlainGnConv(ours),
-            "plain again": PlainGnConv(ours),
+            "einops.unpack": BareGnConv(ours, einops_unpack),
+            "plain": BareGnConv(ours, torch_split),
+            "plain again": BareGnConv(ours, torch_split),
         }
         fns = {
             (name, mode): fn
