@@ -214,8 +214,8 @@ class GnConv(nn.Module):
 
         # The channel splits are torch.split, not einops.unpack: both give views, but
         # unpack slices each piece, and each slice's backward writes a full-size
-        # gradient, where split's backward is one concatenation (unpack made a
-        # 64x56x56 gnConv's forward+backward 1.12x slower on a 2-core CPU).
+        # gradient, where split's backward is one concatenation (with unpack, forward+
+        # backward took 1.08x-1.47x as long on an H100; see docs/benchmarks.md).
         # [p_0, q] = phi_in(x): (B, 2C, H, W) split into (B, d_0, H, W) and (B, S, H, W).
         p0, q = torch.split(self.proj_in(x), [self.dims[0], sum(self.dims)], dim=1)
         # [g_0, ..., g_{n-1}] = s * f(q): (B, S, H, W) split into (B, d_k, H, W) each.
