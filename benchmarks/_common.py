@@ -81,6 +81,20 @@ def median_ratio(a: list[float], b: list[float]) -> float:
     return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
+def ratio_quartiles(a: list[float], b: list[float]) -> tuple[float, float]:
+    """First and third quartiles over rounds of a's time divided by b's in the same round.
+
+    The median ratio sits between them; how far apart they are is the machine's noise
+    as it shows in the ratio itself (a 2% difference inside a 0.95-1.05 spread is not
+    a measured difference).
+    """
+    ratios = [x / y for x, y in zip(a, b, strict=True)]
+    if len(ratios) < 2:
+        return ratios[0], ratios[0]
+    q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+    return q1, q3
+
+
 def step_memory_mb(step: Callable[[], object], device: str) -> float:
     """Peak CUDA memory of one call (MB), or on CPU the MB saved for backward."""
     if device.startswith("cuda"):

@@ -9,7 +9,8 @@ cross-entropy, backward, SGD step), in the same interleaved rounds, reported as
 milliseconds, images per second, memory (see _common.py), the ratio to
 convnext_tiny and the ratio to the first setting given (the same model), each the
 median over rounds of the ratio within a round: every setting and model is timed
-in the same interleaved rounds. Settings (--settings): fp32 eager; amp,
+in the same interleaved rounds. The IQR columns give the quartiles of the per-round
+ratios to the first setting: the noise that the median ratio sits in. Settings (--settings): fp32 eager; amp,
 bf16 autocast (fp16 on CUDA devices without bf16); cl, the channels_last memory
 format; compile, torch.compile (fullgraph=True for HorNet); and combinations.
 """
@@ -26,6 +27,7 @@ from _common import (
     device_arg,
     machine,
     median_ratio,
+    ratio_quartiles,
     print_table,
     step_memory_mb,
     time_rounds,
@@ -143,6 +145,8 @@ def main() -> None:
                 row[f"{step} x {first}"] = median_ratio(
                     samples[(label, name, step)], samples[(first, name, step)]
                 )
+                q1, q3 = ratio_quartiles(samples[(label, name, step)], samples[(first, name, step)])
+                row[f"{step} x {first} IQR"] = f"{q1:.2f}-{q3:.2f}"
             rows.append(row)
     columns = [
         "setting",
@@ -155,7 +159,9 @@ def main() -> None:
         "infer x convnext",
         "train x convnext",
         f"infer x {first}",
+        f"infer x {first} IQR",
         f"train x {first}",
+        f"train x {first} IQR",
     ]
     print_table(rows, columns, "Whole networks (memory: see _common.py)")
     write_json(

@@ -54,6 +54,19 @@ def test_timing_uses_torchs_thread_count(monkeypatch):
     assert set(seen) == {2}
 
 
+def test_ratio_quartiles_bracket_the_median_ratio(monkeypatch):
+    """The spread of per-round ratios: quartiles around the median, one value for one round."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    from _common import median_ratio, ratio_quartiles
+
+    a = [1.0, 2.2, 3.0, 4.8, 5.0]
+    b = [1.0, 2.0, 3.0, 4.0, 5.0]  # per-round ratios 1.0, 1.1, 1.0, 1.2, 1.0
+    q1, q3 = ratio_quartiles(a, b)
+    assert q1 == pytest.approx(1.0) and q3 == pytest.approx(1.1)
+    assert q1 <= median_ratio(a, b) <= q3
+    assert ratio_quartiles([2.0], [4.0]) == (0.5, 0.5)
+
+
 def test_gnconv_bench_growth_table_and_plot(tmp_path):
     plot = tmp_path / "growth.png"
     stdout, table = _run(
@@ -104,5 +117,6 @@ def test_network_bench_reports_ratios_to_convnext(tmp_path):
     )
     rows = {r["model"]: r for r in table["rows"]}
     assert rows["convnext_tiny"]["train x convnext"] == 1.0
+    assert rows["hornet_tiny_7x7"]["train x fp32 IQR"] == "1.00-1.00"  # against itself
     assert rows["hornet_tiny_7x7"]["train ms"] > 0
     assert "hornet_tiny_7x7" in stdout
