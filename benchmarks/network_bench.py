@@ -10,9 +10,10 @@ milliseconds, images per second, memory (see _common.py), the ratio to
 convnext_tiny and the ratio to the first setting given (the same model), each the
 median over rounds of the ratio within a round: every setting and model is timed
 in the same interleaved rounds. The IQR columns give the quartiles of the per-round
-ratios to the first setting: the noise that the median ratio sits in. Settings (--settings): fp32 eager; amp,
-bf16 autocast (fp16 on CUDA devices without bf16); cl, the channels_last memory
-format; compile, torch.compile (fullgraph=True for HorNet); and combinations.
+ratios to the first setting: the noise that the median ratio sits in. Settings
+(--settings): fp32 eager; amp, bf16 autocast (fp16 on CUDA devices without bf16); cl,
+the channels_last memory format; compile, torch.compile (fullgraph=True for HorNet);
+and combinations.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from _common import (
     device_arg,
     machine,
     median_ratio,
-    ratio_quartiles,
     print_table,
+    ratio_quartiles,
     step_memory_mb,
     time_rounds,
     write_json,
