@@ -37,12 +37,13 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
-from torchvision.models.convnext import LayerNorm2d
+from torchvision.models import convnext
 
 __all__ = [
     "GnConv",
     "GlobalLocalFilter",
     "Interactions",
+    "LayerNorm2d",
     "MixerFactory",
     "channel_widths",
     "depthwise_conv",
@@ -52,6 +53,26 @@ __all__ = [
 #: A mixer factory takes the number of channels and returns a module that maps
 #: (B, S, H, W) to (B, S, H, W). ``None`` in GnConv means :func:`depthwise_conv`.
 MixerFactory = Callable[[int], nn.Module]
+
+
+class LayerNorm2d(convnext.LayerNorm2d):
+    """LayerNorm over the channels of each pixel: (B, C, H, W) -> (B, C, H, W).
+
+    torchvision's LayerNorm2d (same math, same ``weight`` and ``bias``), except that the
+    pixels reach ``F.layer_norm`` as the rows of a (B*H*W, C) matrix rather than as a
+    permuted (B, H, W, C) tensor. Eager PyTorch runs the two alike. Under torch.compile
+    on the CPU the 4-D form made inductor store the normalised input it keeps for the
+    backward pass in a transposed layout (H innermost), which its fused kernels then
+    read element by element; with rows, every buffer stays in a plain layout (see
+    docs/benchmarks.md). For a channels_last input the rows are a view; the output is
+    channels_last-strided either way, as torchvision's is.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        rows = rearrange(x, "b c h w -> (b h w) c")  # one row of C per pixel
+        rows = F.layer_norm(rows, self.normalized_shape, self.weight, self.bias, self.eps)
+        return rearrange(rows, "(b h w) c -> b c h w", b=b, h=h, w=w)
 
 
 def channel_widths(dim: int, order: int) -> list[int]:

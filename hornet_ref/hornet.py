@@ -20,10 +20,9 @@ from functools import partial
 import torch
 from einops import rearrange
 from torch import Tensor, nn
-from torchvision.models.convnext import LayerNorm2d
 from torchvision.ops import StochasticDepth
 
-from .gnconv import GlobalLocalFilter, GnConv, MixerFactory
+from .gnconv import GlobalLocalFilter, GnConv, LayerNorm2d, MixerFactory
 
 __all__ = [
     "HorBlock",
@@ -45,9 +44,11 @@ class HorBlock(nn.Module):
     \end{aligned}
     $$
 
-    The MLP runs on a channels-last view (B, H, W, C) with ``nn.Linear`` layers, as in
-    ConvNeXt. ``gamma1``/``gamma2`` are layer-scale vectors (initialised to
-    ``layer_scale_init_value``); with ``layer_scale_init_value=0`` they are absent.
+    The MLP runs on the pixels as rows, (B*H*W, C), with ``nn.Linear`` layers, as
+    ConvNeXt's runs on (B, H, W, C): the same math, but a layout that torch.compile's CPU
+    code handles better (see :class:`~hornet_ref.gnconv.LayerNorm2d`). ``gamma1`` and
+    ``gamma2`` are layer-scale vectors (initialised to ``layer_scale_init_value``); with
+    ``layer_scale_init_value=0`` they are absent.
 
     Args:
         dim: channels C in and out.
@@ -92,11 +93,13 @@ class HorBlock(nn.Module):
             y = rearrange(self.gamma1, "c -> c 1 1") * y
         x = x + self.drop_path(y)
 
-        y = rearrange(x, "b c h w -> b h w c")
-        y = self.pwconv2(self.act(self.pwconv1(self.norm2(y))))  # (B, H, W, C)
+        # The MLP acts on each pixel alone: pixels as rows, (B, C, H, W) -> (B*H*W, C).
+        b, _, h, w = x.shape
+        y = rearrange(x, "b c h w -> (b h w) c")
+        y = self.pwconv2(self.act(self.pwconv1(self.norm2(y))))  # (B*H*W, C)
         if self.gamma2 is not None:
             y = self.gamma2 * y
-        return x + self.drop_path(rearrange(y, "b h w c -> b c h w"))
+        return x + self.drop_path(rearrange(y, "(b h w) c -> b c h w", b=b, h=h, w=w))
 
 
 @dataclass(frozen=True)

@@ -498,3 +498,29 @@ def test_channel_splits_are_views_with_a_single_backward():
     assert len(gate_storages) == 1
     assert {g.grad_fn.name() for g in rec.gates} == {"SplitWithSizesBackward0"}
     assert rec.p[0].grad_fn.name() == "SplitWithSizesBackward0"
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_layer_norm_2d_equals_torchvisions_bit_for_bit(channels_last):
+    """Our LayerNorm2d only reshapes differently from torchvision's: same values, same grads."""
+    from torchvision.models.convnext import LayerNorm2d as TorchvisionLayerNorm2d
+
+    from hornet_ref.gnconv import LayerNorm2d
+
+    torch.manual_seed(0)
+    ours, theirs = LayerNorm2d(12, eps=1e-6), TorchvisionLayerNorm2d(12, eps=1e-6)
+    with torch.no_grad():
+        ours.weight.normal_(), ours.bias.normal_()
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(3, 12, 5, 7) * 4 + 1
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yb = ours(xa), theirs(xb)
+    assert ya.shape == (3, 12, 5, 7) and ya.stride() == yb.stride()
+    assert torch.equal(ya, yb)
+    grad = torch.randn_like(ya)
+    ya.backward(grad), yb.backward(grad)
+    assert torch.equal(xa.grad, xb.grad)
+    assert torch.equal(ours.weight.grad, theirs.weight.grad)
+    assert torch.equal(ours.bias.grad, theirs.bias.grad)

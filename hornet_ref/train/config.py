@@ -126,8 +126,7 @@ class TrainConfig:
     channels_last: bool | None = field(
         default=None,
         metadata=_opt(
-            "channels-last memory format (default: on CUDA, or with --compile, where it is "
-            "faster)"
+            "channels-last memory format (default: on CUDA, or with --compile, where it is faster)"
         ),
     )
     compile: bool = field(default=False, metadata=_opt("torch.compile the model"))
