@@ -69,6 +69,12 @@ class LayerNorm2d(convnext.LayerNorm2d):
     """
 
     def forward(self, x: Tensor) -> Tensor:
+        (channels,) = self.normalized_shape
+        if x.ndim != 4 or x.shape[1] != channels:
+            raise ValueError(
+                f"LayerNorm2d({channels}) expects a (B, {channels}, H, W) input, "
+                f"got shape {tuple(x.shape)}"
+            )
         b, _, h, w = x.shape
         rows = rearrange(x, "b c h w -> (b h w) c")  # one row of C per pixel
         rows = F.layer_norm(rows, self.normalized_shape, self.weight, self.bias, self.eps)

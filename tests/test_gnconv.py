@@ -524,3 +524,11 @@ def test_layer_norm_2d_equals_torchvisions_bit_for_bit(channels_last):
     assert torch.equal(xa.grad, xb.grad)
     assert torch.equal(ours.weight.grad, theirs.weight.grad)
     assert torch.equal(ours.bias.grad, theirs.bias.grad)
+
+
+@pytest.mark.parametrize("shape", [(2, 12, 5), (2, 8, 5, 5)])
+def test_layer_norm_2d_rejects_a_wrong_shape_clearly(shape):
+    from hornet_ref.gnconv import LayerNorm2d
+
+    with pytest.raises(ValueError, match=r"expects a \(B, 12, H, W\) input, got shape"):
+        LayerNorm2d(12)(torch.randn(shape))
