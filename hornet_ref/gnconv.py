@@ -37,7 +37,6 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
-from torchvision.models import convnext
 
 __all__ = [
     "GnConv",
@@ -55,7 +54,8 @@ __all__ = [
 MixerFactory = Callable[[int], nn.Module]
 
 
-class LayerNorm2d(convnext.LayerNorm2d):
+# Our own, not torchvision's convnext.LayerNorm2d: importing torchvision takes seconds.
+class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of each pixel: (B, C, H, W) -> (B, C, H, W).
 
     torchvision's LayerNorm2d (same math, same ``weight`` and ``bias``), except that the

@@ -20,11 +20,11 @@ from functools import partial
 import torch
 from einops import rearrange
 from torch import Tensor, nn
-from torchvision.ops import StochasticDepth
 
 from .gnconv import GlobalLocalFilter, GnConv, LayerNorm2d, MixerFactory
 
 __all__ = [
+    "DropPath",
     "HorBlock",
     "HorNet",
     "HorNetConfig",
@@ -32,6 +32,32 @@ __all__ = [
     "list_models",
     "model_config",
 ]
+
+
+# Our own, not torchvision.ops.StochasticDepth: importing torchvision takes seconds.
+class DropPath(nn.Module):
+    """Stochastic depth per sample: (B, ...) -> (B, ...), Huang et al. (2016).
+
+    In training, each sample's branch is zeroed with probability ``p`` and the kept
+    ones are scaled by 1 / (1 - p), so the expectation is unchanged; in eval mode it
+    is the identity. The same as torchvision's ``StochasticDepth(p, "row")``.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"drop-path probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)  # (B, 1, ...)
+        return x * mask.div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class HorBlock(nn.Module):
@@ -85,7 +111,7 @@ class HorBlock(nn.Module):
             self.gamma2 = nn.Parameter(torch.full((dim,), layer_scale_init_value))
         else:
             self.gamma1 = self.gamma2 = None
-        self.drop_path = StochasticDepth(drop_path, "row") if drop_path > 0 else nn.Identity()
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.gnconv(self.norm1(x))  # (B, C, H, W)

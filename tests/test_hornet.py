@@ -269,6 +269,26 @@ def test_drop_path_is_stochastic_in_training_and_off_in_eval():
         torch.testing.assert_close(model(x), model(x), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("p", [0.25, 0.9])
+def test_drop_path_equals_torchvisions_stochastic_depth_bit_for_bit(p):
+    """Our DropPath draws the same per-sample mask as StochasticDepth(p, "row"): same values."""
+    from torchvision.ops import StochasticDepth
+
+    from hornet_ref.hornet import DropPath
+
+    x = torch.randn(64, 8, 3, 3)
+    ours, theirs = DropPath(p), StochasticDepth(p, "row")
+    torch.manual_seed(1)
+    a = ours(x)
+    torch.manual_seed(1)
+    b = theirs(x)
+    assert torch.equal(a, b)
+    dropped = (a == 0).flatten(1).all(dim=1)  # whole samples are zeroed, the rest scaled
+    assert 0 < dropped.sum() < 64
+    torch.testing.assert_close(a[~dropped], x[~dropped] / (1 - p))
+    assert torch.equal(ours.eval()(x), x)
+
+
 def test_drop_path_rate_rises_linearly_over_all_blocks():
     model = _meta_model("hornet_tiny_7x7", drop_path_rate=0.2)
     rates = [getattr(block.drop_path, "p", 0.0) for stage in model.stages for block in stage]
