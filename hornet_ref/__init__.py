@@ -10,37 +10,81 @@ Start with :class:`GnConv` (hornet_ref/gnconv.py), then :class:`HorNet`
 - plotting.py: figures of the analyses (matplotlib)
 - checkpoint.py: load_pretrained (the authors' checkpoints), read_state_dict
 - flops.py: count_flops, count_params
+- constants.py: IMAGENET_MEAN, IMAGENET_STD
 - train/: training (TrainConfig, fit), the ``hornet-ref train`` / ``evaluate`` commands
 - cli.py: the ``hornet-ref`` command
+
+Every name below is a lazy attribute: its module is imported on first use, so
+``import hornet_ref`` (and ``hornet-ref --help``, which runs this file) imports
+no torch, and using a model never imports the analysis, training or plotting code.
 """
 
-from .analysis import (
-    effective_receptive_field,
-    harsanyi_dividends,
-    high_contribution_area_ratio,
-    interaction_energy,
-    interaction_maps,
-    measure_order,
-    sample_images,
-    stage_erfs,
-)
-from .checkpoint import CheckpointError, load_pretrained, read_state_dict
-from .flops import count_flops, count_params
-from .gnconv import (
-    GlobalLocalFilter,
-    GnConv,
-    Interactions,
-    channel_widths,
-    depthwise_conv,
-    resize_complex_weight,
-)
-from .hornet import HorBlock, HorNet, HorNetConfig, create_model, list_models, model_config
-from .recorder import InteractionRecorder
-from .train import TrainConfig, fit
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_attributes
+
+if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imports on use
+    from .analysis import (
+        effective_receptive_field,
+        harsanyi_dividends,
+        high_contribution_area_ratio,
+        interaction_energy,
+        interaction_maps,
+        measure_order,
+        sample_images,
+        stage_erfs,
+    )
+    from .checkpoint import CheckpointError, load_pretrained, read_state_dict
+    from .constants import IMAGENET_MEAN, IMAGENET_STD
+    from .flops import count_flops, count_params
+    from .gnconv import (
+        GlobalLocalFilter,
+        GnConv,
+        Interactions,
+        channel_widths,
+        depthwise_conv,
+        resize_complex_weight,
+    )
+    from .hornet import HorBlock, HorNet, HorNetConfig, create_model, list_models, model_config
+    from .recorder import InteractionRecorder
+    from .train import TrainConfig, fit
 
 __version__ = "0.1.0"
 
+# Which submodule defines each public name.
+_SOURCES = {
+    "analysis": (
+        "effective_receptive_field",
+        "harsanyi_dividends",
+        "high_contribution_area_ratio",
+        "interaction_energy",
+        "interaction_maps",
+        "measure_order",
+        "sample_images",
+        "stage_erfs",
+    ),
+    "checkpoint": ("CheckpointError", "load_pretrained", "read_state_dict"),
+    "constants": ("IMAGENET_MEAN", "IMAGENET_STD"),
+    "flops": ("count_flops", "count_params"),
+    "gnconv": (
+        "GlobalLocalFilter",
+        "GnConv",
+        "Interactions",
+        "channel_widths",
+        "depthwise_conv",
+        "resize_complex_weight",
+    ),
+    "hornet": ("HorBlock", "HorNet", "HorNetConfig", "create_model", "list_models", "model_config"),
+    "recorder": ("InteractionRecorder",),
+    "train": ("TrainConfig", "fit"),
+}
+
+# A literal list, so that static tools (griffe, IDEs) read it.
 __all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "CheckpointError",
     "GlobalLocalFilter",
     "GnConv",
@@ -70,3 +114,5 @@ __all__ = [
     "sample_images",
     "stage_erfs",
 ]
+
+__getattr__, __dir__ = lazy_attributes(__name__, _SOURCES, submodules=("cli", "plotting"))

@@ -2,7 +2,8 @@
 
 ``hornet-ref info [NAME ...]`` prints parameters and GFLOPs of the variants.
 Each subcommand's code lives beside the part of the package it drives; this
-file only builds the parser and dispatches.
+file only builds the parser and dispatches. Building the parser imports no torch
+(``--help`` stays instant): every handler imports what it runs.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-import torch
-
 from .analysis.commands import add_analysis_commands
-from .flops import count_flops, count_params
-from .hornet import create_model, list_models
 from .train.commands import register as add_train_commands
 
 __all__ = ["build_parser", "main"]
 
 
 def _info(args: argparse.Namespace) -> int:
+    import torch
+
+    from .flops import count_flops, count_params
+    from .hornet import create_model, list_models
+
     names = args.names or list_models()
     unknown = [n for n in names if n not in list_models()]
     if unknown:

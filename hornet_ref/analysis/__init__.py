@@ -15,28 +15,72 @@
 
 The model modules know nothing of this package; it only reads them (through
 ``GnConv(..., return_interactions=True)`` and :class:`~hornet_ref.InteractionRecorder`).
+
+Names load lazily, each with its own module on first use, so ``import
+hornet_ref.analysis.commands`` (the CLI's parser) imports no torch.
 """
 
-from .compare import (
-    compare_erfs,
-    compare_interaction_maps,
-    compare_orders,
-    gnconvs_by_order,
-    mixers_by_kind,
-    random_vs_trained,
-)
-from .erf import (
-    AreaRatio,
-    area_ratios,
-    effective_receptive_field,
-    high_contribution_area_ratio,
-    stage_erfs,
-)
-from .images import IMAGENET_MEAN, IMAGENET_STD, noise_images, sample_images, sample_photos
-from .interactions import InteractionEnergy, InteractionMaps, interaction_energy, interaction_maps
-from .mixers import SelfAttentionMixer, convnext_block
-from .order import HarsanyiDividends, OrderMeasurement, harsanyi_dividends, measure_order
+from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+
+if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imports on use
+    from .compare import (
+        compare_erfs,
+        compare_interaction_maps,
+        compare_orders,
+        gnconvs_by_order,
+        mixers_by_kind,
+        random_vs_trained,
+    )
+    from .erf import (
+        AreaRatio,
+        area_ratios,
+        effective_receptive_field,
+        high_contribution_area_ratio,
+        stage_erfs,
+    )
+    from .images import IMAGENET_MEAN, IMAGENET_STD, noise_images, sample_images, sample_photos
+    from .interactions import (
+        InteractionEnergy,
+        InteractionMaps,
+        interaction_energy,
+        interaction_maps,
+    )
+    from .mixers import SelfAttentionMixer, convnext_block
+    from .order import HarsanyiDividends, OrderMeasurement, harsanyi_dividends, measure_order
+
+# Which submodule defines each public name.
+_SOURCES = {
+    "compare": (
+        "compare_erfs",
+        "compare_interaction_maps",
+        "compare_orders",
+        "gnconvs_by_order",
+        "mixers_by_kind",
+        "random_vs_trained",
+    ),
+    "erf": (
+        "AreaRatio",
+        "area_ratios",
+        "effective_receptive_field",
+        "high_contribution_area_ratio",
+        "stage_erfs",
+    ),
+    "images": ("IMAGENET_MEAN", "IMAGENET_STD", "noise_images", "sample_images", "sample_photos"),
+    "interactions": (
+        "InteractionEnergy",
+        "InteractionMaps",
+        "interaction_energy",
+        "interaction_maps",
+    ),
+    "mixers": ("SelfAttentionMixer", "convnext_block"),
+    "order": ("HarsanyiDividends", "OrderMeasurement", "harsanyi_dividends", "measure_order"),
+}
+
+# A literal list, so that static tools (griffe, IDEs) read it.
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -65,3 +109,5 @@ __all__ = [
     "sample_photos",
     "stage_erfs",
 ]
+
+__getattr__, __dir__ = lazy_attributes(__name__, _SOURCES, submodules=("commands",))

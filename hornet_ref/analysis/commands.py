@@ -7,23 +7,24 @@
 
 Figures are drawn with matplotlib's Agg backend (no display needed) and written
 atomically. Stage and block indices count from 0, as in the Python API.
+
+This module imports no torch: the parsers are built for ``--help`` alone, and each
+handler imports the model and analysis code it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from typing import TYPE_CHECKING
 
-import torch
-
-from ..checkpoint import CheckpointError, load_pretrained
-from ..hornet import HorNet, create_model, list_models
-from .erf import THRESHOLDS, area_ratios, stage_erfs
-from .images import noise_images, sample_images
-from .interactions import interaction_maps
+if TYPE_CHECKING:
+    from ..hornet import HorNet
 
 __all__ = ["add_analysis_commands"]
+
+# The same words as the --threads help of ``hornet-ref train`` and ``evaluate``.
+_THREADS_HELP = "CPU threads for torch (default: torch's own choice)"
 
 
 def _error(command: str, message: str, code: int = 1) -> int:
@@ -31,26 +32,17 @@ def _error(command: str, message: str, code: int = 1) -> int:
     return code
 
 
-def _idle_cores() -> int:
-    """Cores not busy with other work: CPU count minus the 1-minute load, at least 1.
-
-    More torch threads than idle cores spin against the other processes: on a
-    loaded 2-core machine two threads made ``erf`` about 5x slower than one.
-    """
-    try:
-        idle = round((os.cpu_count() or 1) - os.getloadavg()[0])
-    except (AttributeError, OSError):  # no load average on this platform
-        return torch.get_num_threads()
-    return max(1, min(torch.get_num_threads(), idle))
-
-
 def _build_model(args: argparse.Namespace) -> HorNet:
     """The named model, with the checkpoint's weights if one is given (may raise)."""
+    import torch
+
+    from ..checkpoint import load_pretrained
+    from ..hornet import create_model, list_models
+
     if args.model not in list_models():
         raise ValueError(f"unknown model {args.model!r}; valid names: {', '.join(list_models())}")
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    torch.set_num_threads(args.threads or _idle_cores())
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     overrides = {} if args.layer_scale is None else {"layer_scale_init_value": args.layer_scale}
     model = create_model(args.model, **overrides)
@@ -59,7 +51,15 @@ def _build_model(args: argparse.Namespace) -> HorNet:
     return model.eval()
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser, *, images: int) -> None:
     parser.add_argument("--model", required=True, metavar="NAME", help="a HorNet variant name")
     parser.add_argument(
         "--checkpoint", metavar="PATH", help="weights for the variant (default: random init)"
@@ -80,12 +80,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--figsize", type=float, nargs=2, metavar=("W", "H"), help="figure size in inches"
     )
     parser.add_argument("--dpi", type=int, default=100, help="pixels per inch of the PNG")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="CPU threads for torch (default: the idle cores, i.e. CPU count minus the "
-        "1-minute load average, at least 1 and at most torch's default)",
-    )
+    parser.add_argument("--threads", type=_positive_int, metavar="N", help=_THREADS_HELP)
+    parser.add_argument("--stage", type=int, choices=range(4), help="stage 0-3 (default: all)")
+    parser.add_argument("--images", type=int, default=images, metavar="N", help="how many images")
 
 
 def _use_agg() -> None:
@@ -102,6 +99,10 @@ def _save(fig, args: argparse.Namespace) -> None:
 
 
 def _erf(args: argparse.Namespace) -> int:
+    from ..checkpoint import CheckpointError
+    from .erf import THRESHOLDS, area_ratios, stage_erfs
+    from .images import noise_images, sample_images
+
     _use_agg()
     try:
         model = _build_model(args)
@@ -141,6 +142,10 @@ def _erf(args: argparse.Namespace) -> int:
 
 def _interactions(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
+
+    from ..checkpoint import CheckpointError
+    from .images import sample_images
+    from .interactions import interaction_maps
 
     _use_agg()
     try:
@@ -190,9 +195,7 @@ def add_analysis_commands(sub: argparse._SubParsersAction) -> None:
         description="Effective receptive field of the centre unit after each stage (or one "
         "stage), as a PNG with the high-contribution area ratios in the titles.",
     )
-    _add_common(erf)
-    erf.add_argument("--stage", type=int, choices=range(4), help="one stage 0-3 (default: all)")
-    erf.add_argument("--images", type=int, default=8, metavar="N", help="how many images")
+    _add_common(erf, images=8)
     erf.add_argument(
         "--recipe",
         choices=("replknet", "luo"),
@@ -214,10 +217,8 @@ def add_analysis_commands(sub: argparse._SubParsersAction) -> None:
         description="How strongly each position influences p_0 .. p_n of a gnConv at the "
         "centre of its map, for the first block of each stage (or one block).",
     )
-    _add_common(inter)
-    inter.add_argument("--stage", type=int, choices=range(4), help="stage 0-3 (default: all)")
+    _add_common(inter, images=2)
     inter.add_argument("--block", type=int, help="block within --stage (default 0)")
-    inter.add_argument("--images", type=int, default=2, metavar="N", help="how many images")
     inter.add_argument(
         "--wrt",
         choices=("input", "image"),

@@ -17,12 +17,9 @@ from einops import rearrange
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "noise_images", "sample_images", "sample_photos"]
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-"""Per-channel mean of ImageNet images (RGB, values in [0, 1])."""
-IMAGENET_STD = (0.229, 0.224, 0.225)
-"""Per-channel standard deviation of ImageNet images (RGB, values in [0, 1])."""
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "noise_images", "sample_images", "sample_photos"]
 
 # scikit-image photographs stored in its wheel (no network access needed).
 _SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
