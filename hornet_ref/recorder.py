@@ -19,9 +19,23 @@ from torch import nn
 
 from .gnconv import GnConv, Interactions
 
-__all__ = ["InteractionRecorder"]
+__all__ = ["InteractionRecorder", "gnconv_name", "gnconv_stage_block"]
 
-_STAGE_BLOCK = re.compile(r"stages\.(\d+)\.(\d+)\.gnconv$")
+_STAGE_BLOCK = re.compile(r"(?:^|\.)stages\.(\d+)\.(\d+)\.gnconv$")
+
+
+def gnconv_name(stage: int, block: int) -> str:
+    """The module name of a HorNet block's gnConv: ``gnconv_name(2, 5) == "stages.2.5.gnconv"``."""
+    return f"stages.{stage}.{block}.gnconv"
+
+
+def gnconv_stage_block(name: str) -> tuple[int, int] | None:
+    """The inverse of :func:`gnconv_name`: (stage, block), or None for other module names.
+
+    A prefix such as ``module.`` (DistributedDataParallel) is allowed.
+    """
+    match = _STAGE_BLOCK.search(name)
+    return (int(match[1]), int(match[2])) if match else None
 
 
 class InteractionRecorder:
@@ -74,7 +88,7 @@ class InteractionRecorder:
 
     def __getitem__(self, key: str | tuple[int, int]) -> Interactions:
         if isinstance(key, tuple):
-            key = f"stages.{key[0]}.{key[1]}.gnconv"
+            key = gnconv_name(*key)
         if key not in self.records:
             raise KeyError(
                 f"nothing recorded for {key!r}; recorded: {list(self.records)[:8]}"
@@ -90,5 +104,4 @@ class InteractionRecorder:
 
     def stage_block(self, name: str) -> tuple[int, int] | None:
         """(stage, block) of a HorNet module name, or None for other names."""
-        match = _STAGE_BLOCK.search(name)
-        return (int(match[1]), int(match[2])) if match else None
+        return gnconv_stage_block(name)

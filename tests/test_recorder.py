@@ -126,6 +126,18 @@ def test_stage_block_parses_hornet_names(model):
     assert rec.stage_block("head") is None
 
 
+def test_gnconv_name_and_its_inverse_agree_with_the_model(model):
+    from hornet_ref.recorder import gnconv_name, gnconv_stage_block
+
+    names = [n for n, m in model.named_modules() if isinstance(m, GnConv)]
+    pairs = [(s, b) for s, depth in enumerate(model.config.depths) for b in range(depth)]
+    assert names == [gnconv_name(s, b) for s, b in pairs]
+    assert [gnconv_stage_block(n) for n in names] == pairs
+    assert gnconv_stage_block("module." + gnconv_name(3, 0)) == (3, 0)  # DDP's prefix
+    assert gnconv_stage_block("stages.2.5.gnconv.pws.0") is None
+    assert gnconv_stage_block("xstages.2.5.gnconv") is None
+
+
 def test_refused_nested_recorder_leaves_no_sink_behind(model):
     """A recorder that cannot start (one of its modules is taken) hooks nothing at all."""
     with InteractionRecorder(model, include=["stages.3.0.gnconv"]):

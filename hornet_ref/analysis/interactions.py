@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from ..gnconv import GnConv
 from ..hornet import HorNet
-from ..recorder import InteractionRecorder
+from ..recorder import InteractionRecorder, gnconv_name
 from ._common import _check_images, _eval_mode
 
 __all__ = ["InteractionEnergy", "InteractionMaps", "interaction_energy", "interaction_maps"]
@@ -107,7 +107,7 @@ def _find_gnconv(model: nn.Module, module: str | tuple[int, int] | None) -> tupl
                 f"or a name such as {next(iter(found))!r}"
             )
         return next(iter(found.items()))
-    name = f"stages.{module[0]}.{module[1]}.gnconv" if isinstance(module, tuple) else module
+    name = gnconv_name(*module) if isinstance(module, tuple) else module
     if name not in found:
         valid = list(found)
         raise ValueError(
