@@ -82,8 +82,9 @@ class LayerNorm2d(nn.LayerNorm):
 
 
 def channel_widths(dim: int, order: int) -> list[int]:
-    """The widths $d_0, \\dots, d_{n-1}$ of $p_0 \\dots p_{n-1}$, smallest first.
+    """The widths $d_0, \\dots, d_{n-1}$ of $p_1 \\dots p_n$, smallest first.
 
+    $p_{k+1}$ and the gate $g_k$ have $d_k$ channels; $p_0$ has $d_0$, as $p_1$ does.
     ``channel_widths(64, 3) == [16, 32, 64]``. Raises ValueError unless
     ``order >= 1`` and ``dim`` is divisible by ``2 ** (order - 1)``.
     """
@@ -140,9 +141,8 @@ def _fft_dtype(dtype: torch.dtype) -> torch.dtype:
 def _complex_multiply(a: Tensor, b: Tensor) -> Tensor:
     """(a_re + i a_im)(b_re + i b_im) on tensors of (real, imag) pairs, shape (..., 2).
 
-    Done in real arithmetic because torch.compile's GPU code generator cannot emit
-    kernels on complex tensors (torch 2.11 on an H100: InductorError KeyError
-    'complex64' when training a GF model compiled).
+    Done in real arithmetic because torch.compile's GPU code generator emits no kernels
+    for complex tensors (docs/benchmarks.md).
     """
     a_re, a_im = a.unbind(-1)
     b_re, b_im = b.unbind(-1)
@@ -239,10 +239,8 @@ class GnConv(nn.Module):
         self._check_input(x)
         record = return_interactions or self.interaction_sink is not None
 
-        # The channel splits are torch.split, not einops.unpack: both give views, but
-        # unpack slices each piece, and each slice's backward writes a full-size
-        # gradient, where split's backward is one concatenation (with unpack, forward+
-        # backward took 1.08x-1.47x as long on an H100; see docs/benchmarks.md).
+        # torch.split, not einops.unpack: both give views, but split's backward is one
+        # concatenation where each of unpack's slices writes a full-size gradient.
         # [p_0, q] = phi_in(x): (B, 2C, H, W) split into (B, d_0, H, W) and (B, S, H, W).
         p0, q = torch.split(self.proj_in(x), [self.dims[0], sum(self.dims)], dim=1)
         # [g_0, ..., g_{n-1}] = s * f(q): (B, S, H, W) split into (B, d_k, H, W) each.

@@ -101,8 +101,9 @@ def plot_interaction_maps(
             ax.plot(*centre, marker="+", color="cyan", markersize=8, mew=1.2)
             height, width = m.reach()[k]
             ax.set_title(f"$p_{{{k}}}$: reach {height}x{width}", fontsize=9)
-            ax.set_xlabel("x (pixels)", fontsize=8)
-            ax.set_ylabel(f"{label}\ny (pixels)" if k == 0 else "y (pixels)", fontsize=8)
+            unit = "feature-map position" if m.stride == 1 else "image pixel"  # wrt input/image
+            ax.set_xlabel(f"x ({unit})", fontsize=8)
+            ax.set_ylabel(f"{label}\ny ({unit})" if k == 0 else f"y ({unit})", fontsize=8)
             ax.tick_params(labelsize=7)
         fig.colorbar(image, ax=list(axes[r]), label="influence / max (sqrt scale)", shrink=0.9)
     if title:

@@ -15,7 +15,7 @@ import torch
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from hornet_ref import GnConv, harsanyi_dividends, interaction_maps, measure_order
+from hornet_ref import GnConv, create_model, harsanyi_dividends, interaction_maps, measure_order
 from hornet_ref.plotting import (
     ERF_CMAP,
     INTERACTION_CMAP,
@@ -47,6 +47,16 @@ def test_interaction_maps_figure_has_one_panel_per_order_and_a_colorbar_per_row(
     titled = [ax for ax in fig.axes if ax.get_images()]
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in titled)
     assert titled[1].get_title() == "$p_{1}$: reach 7x7"
+    assert titled[1].get_xlabel() == "x (feature-map position)"  # maps over the gnConv's input
+
+
+def test_interaction_maps_against_the_image_are_labelled_in_image_pixels():
+    torch.manual_seed(0)
+    model = create_model("hornet_mini_7x7", layer_scale_init_value=1.0).eval()
+    maps = interaction_maps(model, torch.randn(1, 3, 64, 64), module=(1, 0), wrt="image")
+    assert maps.stride == 8
+    ax = next(ax for ax in plot_interaction_maps(maps).axes if ax.get_images())
+    assert ax.get_xlabel() == "x (image pixel)"
 
 
 def test_erf_figure_titles_carry_the_area_ratios():
