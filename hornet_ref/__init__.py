@@ -53,7 +53,7 @@ if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imp
 
 __version__ = "0.1.0"
 
-# Which submodule defines each public name.
+# Which submodule defines each public name (tests/test_imports.py checks it).
 _SOURCES = {
     "analysis": (
         "effective_receptive_field",

@@ -78,6 +78,15 @@ def test_every_public_name_is_its_modules_object(name):
     assert name in dir(hornet_ref)
 
 
+def test_the_analysis_packages_lazy_table_is_each_modules_all():
+    analysis = importlib.import_module("hornet_ref.analysis")
+    for module, names in analysis._SOURCES.items():
+        assert set(names) == set(importlib.import_module(f"hornet_ref.analysis.{module}").__all__)
+    assert sorted(analysis.__all__) == sorted(
+        n for names in analysis._SOURCES.values() for n in names
+    )
+
+
 def test_unknown_attribute_raises_attribute_error():
     with pytest.raises(AttributeError, match="has no attribute 'GnKonv'"):
         hornet_ref.GnKonv  # noqa: B018

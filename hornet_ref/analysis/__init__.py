@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imp
     from .mixers import SelfAttentionMixer, convnext_block
     from .order import HarsanyiDividends, OrderMeasurement, harsanyi_dividends, measure_order
 
-# Which submodule defines each public name.
+# Which submodule defines each public name: each module's __all__ again, so that a name
+# finds its module without importing them all (tests/test_imports.py checks they agree).
 _SOURCES = {
     "compare": (
         "compare_erfs",

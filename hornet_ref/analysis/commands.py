@@ -189,6 +189,8 @@ def _interactions(args: argparse.Namespace) -> int:
 
 def add_analysis_commands(sub: argparse._SubParsersAction) -> None:
     """Register the ``erf`` and ``interactions`` subcommands on a subparsers object."""
+    # The options both share are in _add_common; what the two blocks below still have in
+    # common is only the shape of argparse's calls.
     erf = sub.add_parser(
         "erf",
         help="effective receptive fields of a HorNet, stage by stage",
