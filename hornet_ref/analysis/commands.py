@@ -139,7 +139,7 @@ def _erf(args: argparse.Namespace) -> int:
         )
     weights = "trained" if args.checkpoint else "random init"
     title = f"ERF of {args.model} ({weights}, {args.recipe}, {args.images} images, {size}px)"
-    log_floor = 1e-16 if args.log_colors else None
+    log_floor = {"reach": 1e-16, "log": 1e-4, "linear": None}[args.colors]
     _save(plot_erf(panels, title=title, figsize=args.figsize, log_floor=log_floor), args)
     return 0
 
@@ -206,10 +206,12 @@ def add_analysis_commands(sub: argparse._SubParsersAction) -> None:
     )
     erf.add_argument("--batch-size", type=int, default=4, help="images per pass")
     erf.add_argument(
-        "--log-colors",
-        action="store_true",
-        help="colour on a log scale down to 1e-16 of each peak, so any non-zero "
-        "contribution shows (the reach); the area ratios are unchanged",
+        "--colors",
+        choices=("log", "reach", "linear"),
+        default="log",
+        help="log: four decades below each peak (default; ERFs that differ look different); "
+        "reach: down to 1e-16, so any non-zero contribution shows; linear: only the peak "
+        "region shows. The area ratios are the same in all three",
     )
     erf.set_defaults(func=_erf)
 
