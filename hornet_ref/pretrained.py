@@ -262,7 +262,7 @@ def _cache_dir() -> Path:
 def _by_hand(cfg: Mapping[str, Any], cache: Path) -> str:
     name = cfg["architecture"]
     return (
-        f"fetch one of them by hand and load it with create_model({name!r}, pretrained=True, "
+        f"Fetch one of them by hand and load it with create_model({name!r}, pretrained=True, "
         f'pretrained_cfg_overlay={{"file": PATH}}) or --checkpoint PATH, '
         f"or put it in {cache} under the name {cfg['sources'][0].file_name}"
     )
@@ -300,8 +300,12 @@ def download_pretrained(
         if (cache / source.file_name).is_file():
             return cache / source.file_name
     cache.mkdir(parents=True, exist_ok=True)
+    unresolved = _unresolved({urlparse(s.url).hostname or "" for s in sources}, timeout)
     failures = []
     for source in sources:
+        if urlparse(source.url).hostname in unresolved:
+            failures.append(f"{source.url} ({unresolved[urlparse(source.url).hostname]})")
+            continue
         target = cache / source.file_name
         try:
             with _socket_timeout(timeout):
@@ -315,6 +319,41 @@ def download_pretrained(
         f"could not download the weights of {name}; tried {'; '.join(failures)}. "
         + _by_hand(cfg, cache)
     )
+
+
+def _unresolved(hosts: set[str], timeout: float) -> dict[str, str]:
+    """The hosts whose names do not resolve within ``timeout`` seconds, with the reason.
+
+    The socket timeout does not cover name lookups, which can hang for tens of seconds
+    on a machine without network; looking all hosts up at once, with a deadline, keeps
+    the failure fast.
+    """
+    import threading
+    import time
+
+    outcome: dict[str, BaseException | None] = {}
+
+    def look_up(host: str) -> None:
+        try:
+            socket.getaddrinfo(host, 443)
+            outcome[host] = None
+        except BaseException as e:  # any failure is the reason the host is unusable
+            outcome[host] = e
+
+    # Daemon threads: a lookup that hangs must not keep the interpreter from exiting.
+    threads = [threading.Thread(target=look_up, args=(h,), daemon=True) for h in hosts]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0.0))
+    reasons = {}
+    for host in hosts:
+        if host not in outcome:
+            reasons[host] = f"name lookup timed out after {timeout:g} s"
+        elif outcome[host] is not None:
+            reasons[host] = _reason(outcome[host])
+    return reasons
 
 
 def _reason(error: Exception) -> str:

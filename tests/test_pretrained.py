@@ -408,6 +408,20 @@ def test_without_network_a_published_variant_fails_fast_naming_every_url(hub_dir
     assert 'pretrained_cfg_overlay={"file": PATH}' in message and "--checkpoint" in message
 
 
+def test_a_name_lookup_that_hangs_fails_within_the_timeout(hub_dir, monkeypatch):
+    """getaddrinfo ignores socket timeouts; a resolver that never answers must not hang us."""
+    release = threading.Event()
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: release.wait(30))
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DownloadError, match="name lookup timed out after 1 s") as info:
+            download_pretrained("hornet_tiny_7x7", timeout=1.0)
+    finally:
+        release.set()
+    assert time.perf_counter() - start < 5
+    assert str(info.value).count("name lookup timed out") == 2
+
+
 def test_a_silent_host_times_out_within_seconds(hub_dir):
     """A server that accepts the connection but never answers: the socket timeout ends it."""
     listener = socket.socket()
