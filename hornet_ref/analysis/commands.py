@@ -137,7 +137,7 @@ def _erf(args: argparse.Namespace) -> int:
             f"{label:<10}"
             + "".join(f"{r.ratio:>12.4f}{' ' if r.reached else '*'}" for r in ratios.values())
         )
-    weights = "trained" if args.checkpoint else "random init"
+    weights = "trained" if args.checkpoint or args.pretrained else "random init"
     title = f"ERF of {args.model} ({weights}, {args.recipe}, {args.images} images, {size}px)"
     log_floor = {"reach": 1e-16, "log": 1e-4, "linear": None}[args.colors]
     _save(plot_erf(panels, title=title, figsize=args.figsize, log_floor=log_floor), args)
