@@ -533,3 +533,31 @@ def test_the_rows_file_ships_with_the_package():
     assert (Path(hornet_ref.__file__).parent / "data" / "in1k_to_22k_rows.json").is_file()
     text = (ROOT / "pyproject.toml").read_text()
     assert '"data/*.json"' in text
+
+
+@pytest.mark.parametrize("layout", ["authors_training", "mmpretrain_state_dict"])
+def test_finetune_reads_the_published_layouts(tmp_path, layout, capsys):
+    """--finetune with an authors' training checkpoint or an mmpretrain file, lr 0: the
+    backbone after training is the file's (the 10-class head matches the built-in data)."""
+    from hornet_ref import TrainConfig, fit
+
+    source = _mini(seed=1)
+    path = tmp_path / f"{layout}.pth"
+    torch.save(_payload(layout, source), path)
+    config = TrainConfig(
+        model="hornet_mini_7x7",
+        img_size=32,
+        train_samples=16,
+        val_samples=16,
+        batch_size=8,
+        epochs=1,
+        lr=0.0,
+        out=str(tmp_path / "run"),
+        progress=False,
+        workers=0,
+        finetune=str(path),
+    )
+    tuned = fit(config).model.state_dict()
+    assert "fine-tuning from" in capsys.readouterr().out
+    for key, value in source.state_dict().items():
+        assert torch.equal(tuned[key].cpu(), value), key
