@@ -8,7 +8,8 @@ Start with :class:`GnConv` (hornet_ref/gnconv.py), then :class:`HorNet`
 - recorder.py: InteractionRecorder, the interaction maps of a whole network
 - analysis/: interaction maps, measured order, effective receptive fields, comparisons
 - plotting.py: figures of the analyses (matplotlib)
-- checkpoint.py: load_pretrained (the authors' checkpoints), read_state_dict
+- checkpoint.py: load_pretrained, read_state_dict (every published layout), convert_checkpoint
+- pretrained.py: the published weights by name (list_pretrained, eval_transform)
 - flops.py: count_flops, count_params
 - constants.py: IMAGENET_MEAN, IMAGENET_STD
 - train/: training (TrainConfig, fit), the ``hornet-ref train`` / ``evaluate`` commands
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imp
         sample_images,
         stage_erfs,
     )
-    from .checkpoint import CheckpointError, load_pretrained, read_state_dict
+    from .checkpoint import CheckpointError, convert_checkpoint, load_pretrained, read_state_dict
     from .constants import IMAGENET_MEAN, IMAGENET_STD
     from .flops import count_flops, count_params
     from .gnconv import (
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imp
         resize_complex_weight,
     )
     from .hornet import HorBlock, HorNet, HorNetConfig, create_model, list_models, model_config
+    from .pretrained import DownloadError, eval_transform, list_pretrained
     from .recorder import InteractionRecorder
     from .train import TrainConfig, fit
 
@@ -65,7 +67,7 @@ _SOURCES = {
         "sample_images",
         "stage_erfs",
     ),
-    "checkpoint": ("CheckpointError", "load_pretrained", "read_state_dict"),
+    "checkpoint": ("CheckpointError", "convert_checkpoint", "load_pretrained", "read_state_dict"),
     "constants": ("IMAGENET_MEAN", "IMAGENET_STD"),
     "flops": ("count_flops", "count_params"),
     "gnconv": (
@@ -77,6 +79,7 @@ _SOURCES = {
         "resize_complex_weight",
     ),
     "hornet": ("HorBlock", "HorNet", "HorNetConfig", "create_model", "list_models", "model_config"),
+    "pretrained": ("DownloadError", "eval_transform", "list_pretrained"),
     "recorder": ("InteractionRecorder",),
     "train": ("TrainConfig", "fit"),
 }
@@ -86,6 +89,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "CheckpointError",
+    "DownloadError",
     "GlobalLocalFilter",
     "GnConv",
     "HorBlock",
@@ -95,17 +99,20 @@ __all__ = [
     "Interactions",
     "TrainConfig",
     "channel_widths",
+    "convert_checkpoint",
     "count_flops",
     "count_params",
     "create_model",
     "depthwise_conv",
     "effective_receptive_field",
+    "eval_transform",
     "fit",
     "harsanyi_dividends",
     "high_contribution_area_ratio",
     "interaction_energy",
     "interaction_maps",
     "list_models",
+    "list_pretrained",
     "load_pretrained",
     "measure_order",
     "model_config",
