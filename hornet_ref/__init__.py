@@ -10,6 +10,7 @@ Start with :class:`GnConv` (hornet_ref/gnconv.py), then :class:`HorNet`
 - plotting.py: figures of the analyses (matplotlib)
 - checkpoint.py: load_pretrained (the authors' checkpoints), read_state_dict
 - flops.py: count_flops, count_params
+- export.py: export_program (torch.export), export_onnx / verify_onnx (ONNX, onnxruntime)
 - train/: training (TrainConfig, fit), the ``hornet-ref train`` / ``evaluate`` commands
 - cli.py: the ``hornet-ref`` command
 """
@@ -56,6 +57,8 @@ __all__ = [
     "create_model",
     "depthwise_conv",
     "effective_receptive_field",
+    "export_onnx",
+    "export_program",
     "fit",
     "harsanyi_dividends",
     "high_contribution_area_ratio",
@@ -69,4 +72,16 @@ __all__ = [
     "resize_complex_weight",
     "sample_images",
     "stage_erfs",
+    "verify_onnx",
 ]
+
+_LAZY = {"export_onnx": "export", "export_program": "export", "verify_onnx": "export"}
+
+
+def __getattr__(name: str):
+    # Export tools load on first use: the model stack never imports them.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

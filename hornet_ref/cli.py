@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from .analysis.commands import add_analysis_commands
+from .export_commands import register as add_export_command
 from .flops import count_flops, count_params
 from .hornet import create_model, list_models
 from .train.commands import register as add_train_commands
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=_info)
     add_analysis_commands(sub)  # erf, interactions
     add_train_commands(sub)  # train, evaluate
+    add_export_command(sub)  # export
     return parser
 
 
