@@ -260,6 +260,9 @@ def _atomic_target(path: Path) -> Iterator[Path]:
     _check_target(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the file private
     try:
         yield Path(tmp)
         os.replace(tmp, path)

@@ -130,7 +130,7 @@ def test_torch_export_of_every_family_matches_eager_at_another_batch_size(name):
     with torch.no_grad():
         torch.testing.assert_close(program.module()(x), model(x), rtol=1e-5, atol=1e-5)
     if "gf" in name:
-        assert any(n.target == torch.ops.aten.fft_r2c.default for n in program.graph.nodes)
+        assert any(n.target == torch.ops.aten.fft_rfft2.default for n in program.graph.nodes)
 
 
 def test_strict_torch_export_of_a_7x7_model_has_a_dynamic_batch_and_input_size():
