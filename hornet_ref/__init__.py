@@ -12,6 +12,7 @@ Start with :class:`GnConv` (hornet_ref/gnconv.py), then :class:`HorNet`
 - pretrained.py: the published weights by name (list_pretrained, eval_transform)
 - flops.py: count_flops, count_params
 - constants.py: IMAGENET_MEAN, IMAGENET_STD
+- export.py: export_program (torch.export), export_onnx / verify_onnx (ONNX, onnxruntime)
 - train/: training (TrainConfig, fit), the ``hornet-ref train`` / ``evaluate`` commands
 - cli.py: the ``hornet-ref`` command
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imp
     )
     from .checkpoint import CheckpointError, convert_checkpoint, load_pretrained, read_state_dict
     from .constants import IMAGENET_MEAN, IMAGENET_STD
+    from .export import export_onnx, export_program, verify_onnx
     from .flops import count_flops, count_params
     from .gnconv import (
         GlobalLocalFilter,
@@ -69,6 +71,7 @@ _SOURCES = {
     ),
     "checkpoint": ("CheckpointError", "convert_checkpoint", "load_pretrained", "read_state_dict"),
     "constants": ("IMAGENET_MEAN", "IMAGENET_STD"),
+    "export": ("export_onnx", "export_program", "verify_onnx"),
     "flops": ("count_flops", "count_params"),
     "gnconv": (
         "GlobalLocalFilter",
@@ -106,6 +109,8 @@ __all__ = [
     "depthwise_conv",
     "effective_receptive_field",
     "eval_transform",
+    "export_onnx",
+    "export_program",
     "fit",
     "harsanyi_dividends",
     "high_contribution_area_ratio",
@@ -120,6 +125,7 @@ __all__ = [
     "resize_complex_weight",
     "sample_images",
     "stage_erfs",
+    "verify_onnx",
 ]
 
 __getattr__, __dir__ = lazy_attributes(__name__, _SOURCES, submodules=("cli", "plotting"))

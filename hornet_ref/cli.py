@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from .analysis.commands import add_analysis_commands
+from .export_commands import register as add_export_command
 from .train.commands import register as add_train_commands
 from .weights_commands import register as add_weights_commands
 
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_commands(sub)  # erf, interactions
     add_train_commands(sub)  # train, evaluate
     add_weights_commands(sub)  # predict, convert
+    add_export_command(sub)  # export
     return parser
 
 

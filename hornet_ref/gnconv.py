@@ -265,6 +265,70 @@ class GnConv(nn.Module):
         return f"dim={self.dim}, order={self.order}, dims={self.dims}, scale={self.scale:.4g}"
 
 
+def _real_dft_matrices(n: int, cols: int, like: Tensor) -> tuple[Tensor, Tensor]:
+    r"""$\cos(2\pi jk/n)/\sqrt{n}$ and $\sin(2\pi jk/n)/\sqrt{n}$ for $j < n$, $k < $ ``cols``:
+    two (n, cols) matrices in ``like``'s dtype and device."""
+    j = torch.arange(n, device=like.device)
+    k = torch.arange(cols, device=like.device)
+    # jk mod n first (in integers): every angle lies in [0, 2 pi), built and evaluated in
+    # float64, so each entry is the float32 rounding of the exact value.
+    angle = (torch.outer(j, k) % n).to(torch.float64) * (2.0 * torch.pi / n)
+    scale = n**-0.5
+    return (torch.cos(angle) * scale).to(like.dtype), (torch.sin(angle) * scale).to(like.dtype)
+
+
+def _half_spectrum_weights(width: int, like: Tensor) -> Tensor:
+    """(W//2+1,): 1 for the DC column (and the Nyquist column of an even W), 2 for the rest."""
+    cols = width // 2 + 1
+    interior = (width - 1) // 2  # columns 1 .. (W-1)//2 stand for themselves and their mirror
+    weights = torch.ones(cols, dtype=like.dtype, device=like.device)
+    weights[1 : 1 + interior] = 2.0
+    return weights
+
+
+def _filter_as_matmul(x: Tensor, weight: Tensor) -> Tensor:
+    r"""``irfft2(W * rfft2(x, norm="ortho"), s=(H, W), norm="ortho")`` as real matrix products.
+
+    x: (B, C, H, W) real; weight: (C, H, L, 2) with L = W // 2 + 1, (real, imag) pairs.
+    Returns (B, C, H, W). No DFT operator is needed, so any exporter and runtime runs it.
+
+    With $C_n[j, k] = \cos(2\pi jk/n)/\sqrt{n}$ and $S_n[j, k] = \sin(2\pi jk/n)/\sqrt{n}$
+    (:func:`_real_dft_matrices`), (W, L) along the width and (H, H) along the height:
+
+    $$
+    \begin{aligned}
+    &\text{rfft along W:} & Y_r &= x\,C_W, & Y_i &= -x\,S_W & &(B, C, H, L) \\
+    &\text{fft along H:} & X_r &= C_H Y_r + S_H Y_i, & X_i &= C_H Y_i - S_H Y_r \\
+    &\text{filter:} & Z_r &= X_r W_r - X_i W_i, & Z_i &= X_r W_i + X_i W_r \\
+    &\text{ifft along H:} & U_r &= C_H Z_r - S_H Z_i, & U_i &= C_H Z_i + S_H Z_r \\
+    &\text{irfft along W:} & y &= U_r\,(a \odot C_W)^\top - U_i\,(a \odot S_W)^\top
+        & & & &(B, C, H, W)
+    \end{aligned}
+    $$
+
+    where $a$ (L,) weights column $l$ by 2 for $0 < l < W/2$ (it stands for itself and
+    its mirror $W - l$ in the full spectrum) and by 1 for $l = 0$ and, for even W,
+    $l = W/2$; $a \odot C_W$ scales column $l$ of $C_W$ by $a_l$. The imaginary parts of
+    those self-mirrored columns drop out, because $S_W$ is zero there, which is exactly
+    how ``irfft`` treats them. ``C_H`` is symmetric, so $C_H^\top = C_H$.
+    """
+    height, width = x.shape[-2:]
+    cols = width // 2 + 1
+    cos_w, sin_w = _real_dft_matrices(width, cols, x)  # (W, L) each
+    cos_h, sin_h = _real_dft_matrices(height, height, x)  # (H, H) each, symmetric
+    w_re, w_im = weight.unbind(-1)  # (C, H, L) each
+
+    y_re, y_im = x @ cos_w, -(x @ sin_w)  # rfft along W: (B, C, H, L)
+    x_re = cos_h @ y_re + sin_h @ y_im  # fft along H: (B, C, H, L)
+    x_im = cos_h @ y_im - sin_h @ y_re
+    z_re = x_re * w_re - x_im * w_im  # W * F(x): (B, C, H, L)
+    z_im = x_re * w_im + x_im * w_re
+    u_re = cos_h @ z_re - sin_h @ z_im  # ifft along H: (B, C, H, L)
+    u_im = cos_h @ z_im + sin_h @ z_re
+    a = _half_spectrum_weights(width, x)[:, None]  # (L, 1)
+    return u_re @ (a * cos_w.T) - u_im @ (a * sin_w.T)  # irfft along W: (B, C, H, W)
+
+
 class GlobalLocalFilter(nn.Module):
     r"""HorNet's Global-Local Filter, a mixer $f$ for gnConv: (B, D, H, W) -> (B, D, H, W).
 
@@ -281,9 +345,17 @@ class GlobalLocalFilter(nn.Module):
 
     where $\mathcal{F}$ is ``rfft2`` over (H, W) with ``norm="ortho"`` and $W$ a complex
     filter of shape (D/2, h, w). When the spectrum's size (H, W // 2 + 1) differs
-    from (h, w), $W$ is resized bilinearly (``align_corners=True``) first. The FFT
-    runs in float32 for any lower-precision input (half-precision FFT is not supported
-    on every device, and autocast would otherwise try it); float64 stays float64.
+    from (h, w), $W$ is resized bilinearly (``align_corners=True``) first
+    (:meth:`spectral_filter`). The FFT runs in float32 for any lower-precision input
+    (half-precision FFT is not supported on every device, and autocast would otherwise
+    try it); float64 stays float64.
+
+    Two ways compute $\mathcal{F}^{-1}(W \odot \mathcal{F}(x_g))$, chosen by the attribute
+    ``dft``: ``"fft"`` (the default, used for training and inference) calls
+    ``torch.fft.rfft2`` / ``irfft2``; ``"matmul"`` computes the same transforms as
+    products with fixed cosine and sine matrices (:func:`_filter_as_matmul`), equal to
+    float32 rounding and needing no DFT operator, for exporters and runtimes without one
+    (``hornet_ref.export`` sets it; see docs/export.md).
 
     Args:
         dim: channels D; must be even.
@@ -293,6 +365,9 @@ class GlobalLocalFilter(nn.Module):
         padding_mode: padding of the local 3x3 conv ("circular" makes the whole
             filter commute with circular shifts).
     """
+
+    #: How the Fourier half is computed: "fft" (torch.fft) or "matmul" (DFT matrices).
+    dft: str = "fft"
 
     def __init__(self, dim: int, h: int = 14, w: int = 8, *, padding_mode: str = "zeros") -> None:
         super().__init__()
@@ -309,11 +384,11 @@ class GlobalLocalFilter(nn.Module):
         self.post_norm = LayerNorm2d(dim, eps=1e-6)
 
     def spectral_filter(self, height: int, width: int) -> Tensor:
-        """The complex filter for a (height, width) spectrum: (D/2, height, width), complex64
-        (complex128 for a float64 filter)."""
+        """The filter W for a (height, width) half spectrum: (D/2, height, width, 2), the
+        stored filter resized if needed, as (real, imag) pairs in float32 (float64 for a
+        float64 filter)."""
         weight = self.complex_weight
-        weight = resize_complex_weight(weight.to(_fft_dtype(weight.dtype)), (height, width))
-        return torch.view_as_complex(weight.contiguous())
+        return resize_complex_weight(weight.to(_fft_dtype(weight.dtype)), (height, width))
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.pre_norm(x)
@@ -326,11 +401,14 @@ class GlobalLocalFilter(nn.Module):
         # on older torch). Spectra are handled as (real, imag) pairs in a last axis of 2.
         height, width = glob.shape[-2:]
         glob = glob.to(_fft_dtype(glob.dtype))
-        spectrum = torch.view_as_real(torch.fft.rfft2(glob, dim=(-2, -1), norm="ortho"))
-        weight = resize_complex_weight(self.complex_weight.to(glob.dtype), spectrum.shape[2:4])
-        spectrum = _complex_multiply(spectrum, weight)  # W * F(x_g): (B, D/2, H, W//2+1, 2)
-        spectrum = torch.view_as_complex(spectrum)
-        glob = torch.fft.irfft2(spectrum, s=(height, width), dim=(-2, -1), norm="ortho")
+        weight = self.spectral_filter(height, width // 2 + 1).to(glob.dtype)  # (D/2, H, L, 2)
+        if self.dft == "matmul":
+            glob = _filter_as_matmul(glob, weight)
+        else:
+            spectrum = torch.view_as_real(torch.fft.rfft2(glob, dim=(-2, -1), norm="ortho"))
+            spectrum = _complex_multiply(spectrum, weight)  # W * F(x_g): (B, D/2, H, L, 2)
+            spectrum = torch.view_as_complex(spectrum)
+            glob = torch.fft.irfft2(spectrum, s=(height, width), dim=(-2, -1), norm="ortho")
         glob = glob.to(local.dtype)
 
         # Interleave: output channel 2i is local channel i, 2i + 1 is global channel i.

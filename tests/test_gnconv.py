@@ -425,7 +425,8 @@ def test_global_local_filter_interleaves_local_and_global_halves():
     with torch.no_grad():
         normed = gf.pre_norm(x)
         local = gf.dw(normed[:, :4])
-        spectrum = torch.fft.rfft2(normed[:, 4:], norm="ortho") * gf.spectral_filter(6, 4)
+        filt = torch.view_as_complex(gf.spectral_filter(6, 4))  # (4, 6, 4) complex
+        spectrum = torch.fft.rfft2(normed[:, 4:], norm="ortho") * filt
         glob = torch.fft.irfft2(spectrum, s=(6, 6), norm="ortho")
         y = gf(x)
     torch.testing.assert_close(y[:, 0::2], local)

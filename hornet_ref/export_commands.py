@@ -1,0 +1,89 @@
+"""``hornet-ref export``: a named HorNet (optionally with a checkpoint's weights) to an
+ONNX file or a torch.export program. The parser imports no torch; the handler does."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["register"]
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"hornet-ref export: error: {message}", file=sys.stderr)
+    return code
+
+
+def _export(args: argparse.Namespace) -> int:
+    import logging
+    from pathlib import Path
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from .checkpoint import CheckpointError, load_pretrained
+    from .export import (
+        ExportDependencyError,
+        export_onnx,
+        export_program,
+        save_program,
+        verify_onnx,
+    )
+    from .hornet import create_model, list_models
+
+    if args.model not in list_models():
+        return _fail(f"unknown model {args.model!r}; valid names: {', '.join(list_models())}", 2)
+    out = Path(args.out)
+    if not out.parent.is_dir():  # before the minutes an export of a large model takes
+        return _fail(f"cannot write {out}: the folder {out.parent} does not exist", 2)
+    try:
+        model = create_model(args.model)
+        if args.checkpoint is not None:
+            load_pretrained(model, args.checkpoint)
+        model.eval()
+        if args.format == "onnx":
+            export_onnx(model, out, input_size=args.input_size, opset=args.opset, dft=args.dft)
+            if not args.no_verify:
+                err = verify_onnx(model, out)
+                print(f"onnxruntime vs PyTorch on 2 random images: max relative error {err:.2e}")
+                if err > 1e-4:
+                    return _fail(f"onnxruntime's logits differ from PyTorch's by {err:.2e}", 1)
+        else:
+            program = export_program(
+                model, input_size=args.input_size, dft="matmul" if args.dft == "matmul" else "fft"
+            )
+            save_program(program, out)
+    except (ExportDependencyError, CheckpointError, ValueError, FileNotFoundError) as e:
+        return _fail(str(e), 2)
+    print(f"wrote {out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``export`` subcommand to the ``hornet-ref`` parser."""
+    export = subparsers.add_parser(
+        "export",
+        help="export a HorNet to ONNX or a torch.export program",
+        description=(
+            "Export a HorNet (fresh weights, or --checkpoint's) for deployment. ONNX: opset "
+            "20, dynamic batch axis, preprocessing and class names in the metadata, checked "
+            "in onnxruntime against PyTorch. exported-program: torch.export.save's .pt2."
+        ),
+    )
+    export.add_argument("--model", required=True, metavar="NAME", help="a HorNet variant name")
+    export.add_argument("--checkpoint", default=None, metavar="FILE", help="weights to load")
+    export.add_argument("--format", choices=["onnx", "exported-program"], default="onnx")
+    export.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    export.add_argument(
+        "--input-size", type=int, default=None, help="input side (default: the variant's)"
+    )
+    export.add_argument("--opset", type=int, default=20, help="ONNX opset (default 20)")
+    export.add_argument(
+        "--dft",
+        choices=["onnx", "matmul"],
+        default="onnx",
+        help="Global-Local Filter FFTs as ONNX DFT nodes (default) or as matrix products "
+        "(for runtimes without DFT, e.g. older TensorRT)",
+    )
+    export.add_argument(
+        "--no-verify", action="store_true", help="skip the onnxruntime check of an ONNX file"
+    )
+    export.set_defaults(func=_export)
