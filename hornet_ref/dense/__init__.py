@@ -12,8 +12,8 @@ Not imported by ``import hornet_ref`` (it loads torchvision's detection models).
 from .data import (
     IGNORE_INDEX,
     SceneDetection,
-    SceneSegmentation,
     Scenes,
+    SceneSegmentation,
     SegmentationFolder,
     make_scenes,
 )
