@@ -82,6 +82,25 @@ class Segmenter(nn.Module):
         self.backbone = backbone
         self.head = head
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Activation checkpointing in the backbone, where it offers it (timm's name)."""
+        setter = getattr(self.backbone, "set_grad_checkpointing", None)
+        if setter is not None:
+            setter(enable)
+        elif enable:
+            raise ValueError(f"{type(self.backbone).__name__} has no set_grad_checkpointing")
+
+    def layer_id(self, param_name: str) -> int:
+        """Depth of a parameter for layer-wise lr decay: the backbone's own ids, and
+        one past its deepest for every decoder parameter (the decoder is not decayed)."""
+        layer_id = getattr(self.backbone, "layer_id", None)
+        if layer_id is None:
+            raise ValueError(f"{type(self.backbone).__name__} has no layer_id for layer decay")
+        top = layer_id("head.weight")  # the backbone's id for its last layers
+        if param_name.startswith("backbone."):
+            return layer_id(param_name.removeprefix("backbone."))
+        return top
+
     def features(self, x: Tensor) -> Tensor:
         """The head's fused map before its classifier: (B, channels, h_0, w_0)."""
         return self.head.forward_features(self.backbone.forward_intermediates(x, **_ONLY))
