@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -15,6 +16,8 @@ from hornet_ref.dense.task import (
     evaluate_segmenter,
     segmentation_datasets,
 )
+from hornet_ref.train import TrainConfig
+from hornet_ref.train.data import DataError
 
 
 class _Oracle(nn.Module):
@@ -53,12 +56,14 @@ def test_segmentation_task_loss_ignores_255_and_summary_names_the_metrics():
 
 
 def test_builtin_segmentation_data_and_model():
-    train, val, classes = segmentation_datasets("builtin", train_samples=8, val_samples=4)
-    assert classes == ["background", "disk", "square", "triangle", "plus"]
+    config = TrainConfig(task="segment", head="horfpn", decoder_channels=16, train_samples=8,
+                         val_samples=4, drop_path=0.0)  # fmt: skip
+    train, val, classes, kind = segmentation_datasets(config, 64)
+    assert classes == ["background", "disk", "square", "triangle", "plus"] and kind == "builtin"
     assert len(train) == 8 and len(val) == 4
-    model = build_segmenter("hornet_nano_7x7", len(classes), "horfpn", channels=16, base_dim=8)
+    model = build_segmenter(config, len(classes))
     assert model(train[0][0][None]).shape == (1, 5, 64, 64)
-    with pytest.raises(ValueError, match=r"--head must be one of fpn, horfpn, uper, gnuper"):
-        build_segmenter("hornet_nano_7x7", 5, "deeplab")
-    with pytest.raises(ValueError, match=r"'builtin' or a folder in ADE20K's layout"):
-        segmentation_datasets("/nonexistent/place")
+    with pytest.raises(DataError, match=r"'builtin' or a folder in ADE20K's layout"):
+        segmentation_datasets(replace(config, data="/nonexistent/place"), 64)
+    with pytest.raises(DataError, match=r"needs --num-classes"):
+        segmentation_datasets(replace(config, data="."), 64)

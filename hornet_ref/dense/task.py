@@ -10,6 +10,7 @@ percentages, beside the loss).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +18,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
 
-from .data import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
+from ..train.config import TrainConfig
+from ..train.data import DataError
+from .data import _IMAGENET_MEAN, _IMAGENET_STD, IGNORE_INDEX, SceneSegmentation, SegmentationFolder
 from .metrics import SegmentationMetrics
-from .models import HEADS, Segmenter, create_segmenter
+from .models import Segmenter, create_segmenter
 
 __all__ = [
     "SCENE_SIZE",
     "Segmentation",
     "build_segmenter",
+    "evaluate_segmentation_run",
     "evaluate_segmenter",
+    "segment_img_size",
     "segmentation_datasets",
 ]
 
@@ -37,48 +43,71 @@ _BUILTIN_SCENES = (2_000, 400)
 SCENE_CLASSES = ("disk", "square", "triangle", "plus")
 
 
-def segmentation_datasets(
-    data: str,
-    *,
-    seed: int = 0,
-    train_samples: int | None = None,
-    val_samples: int | None = None,
-    num_classes: int | None = None,
-    reduce_zero_label: bool = True,
-) -> tuple[Dataset, Dataset, list[str]]:
-    """(train, val, class names) for ``data``: ``"builtin"`` scenes or a folder root.
+def segment_img_size(data: str) -> int:
+    """The default input side of ``--task segment``: the scenes' side, or 512 (ADE20K's
+    crops) for a folder."""
+    return SCENE_SIZE if data == "builtin" else 512
 
-    Built-in: 2,000 train and 400 val scenes of :data:`SCENE_SIZE` px (seeds ``seed``
-    and ``seed + 1``; fewer with ``train_samples`` / ``val_samples``), background plus
-    :data:`SCENE_CLASSES`. A folder in ADE20K's layout needs ``num_classes``
-    (150 for ADE20K itself, with ``reduce_zero_label``).
+
+def _folder_transforms(img_size: int) -> tuple[v2.Transform, v2.Transform]:
+    """Train: random scale-and-crop to ``img_size`` and a flip; val: resize the short side
+    and centre-crop. Label maps follow the image (nearest neighbour, as v2 does for masks)."""
+    finish = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(_IMAGENET_MEAN, _IMAGENET_STD)]
+    train = v2.Compose(
+        [v2.RandomResizedCrop(img_size, scale=(0.25, 1.0)), v2.RandomHorizontalFlip(), *finish]
+    )
+    val = v2.Compose([v2.Resize(img_size), v2.CenterCrop(img_size), *finish])
+    return train, val
+
+
+def segmentation_datasets(
+    config: TrainConfig, img_size: int
+) -> tuple[Dataset, Dataset, list[str], str]:
+    """(train, val, class names, kind) for ``config.data``: ``"builtin"`` or a folder.
+
+    Built-in: 2,000 train and 400 val scenes of :data:`SCENE_SIZE` px (seeds
+    ``config.seed`` and ``config.seed + 1``; other counts with ``train_samples`` /
+    ``val_samples``), background plus :data:`SCENE_CLASSES`. A folder in ADE20K's
+    layout needs ``num_classes`` (150 for ADE20K itself, with ``reduce_zero_label``);
+    its images are cropped to ``img_size``. Raises DataError naming what is wrong.
     """
-    if data == "builtin":
-        n_train = train_samples or _BUILTIN_SCENES[0]
-        n_val = val_samples or _BUILTIN_SCENES[1]
+    if config.data == "builtin":
+        if img_size != SCENE_SIZE:
+            raise DataError(f"the built-in scenes are {SCENE_SIZE} px; got --img-size {img_size}")
+        n_train = config.train_samples or _BUILTIN_SCENES[0]
+        n_val = config.val_samples or _BUILTIN_SCENES[1]
+        seed = config.seed
         train = SceneSegmentation(n_train, SCENE_SIZE, seed, train=True, classes=SCENE_CLASSES)
         val = SceneSegmentation(n_val, SCENE_SIZE, seed + 1, classes=SCENE_CLASSES)
-        return train, val, train.classes
-    if not Path(data).expanduser().is_dir():
-        raise ValueError(
+        return train, val, train.classes, "builtin"
+    root = Path(config.data).expanduser()
+    if not root.is_dir():
+        raise DataError(
             f"--data for --task segment is 'builtin' or a folder in ADE20K's layout "
-            f"(images/training, annotations/training, ...); {data!r} is neither"
+            f"(images/training, annotations/training, ...); {config.data!r} is neither"
         )
-    if num_classes is None:
-        raise ValueError("a segmentation folder needs --num-classes (150 for ADE20K)")
-    root = Path(data).expanduser()
-    kwargs = {"num_classes": num_classes, "reduce_zero_label": reduce_zero_label}
-    train = SegmentationFolder(root, "training", **kwargs)
-    val = SegmentationFolder(root, "validation", **kwargs)
-    return train, val, [str(k) for k in range(num_classes)]
+    if config.num_classes is None:
+        raise DataError("a segmentation folder needs --num-classes (150 for ADE20K)")
+    train_tf, val_tf = _folder_transforms(img_size)
+    kwargs = {"num_classes": config.num_classes, "reduce_zero_label": config.reduce_zero_label}
+    try:
+        train = SegmentationFolder(root, "training", transform=train_tf, **kwargs)
+        val = SegmentationFolder(root, "validation", transform=val_tf, **kwargs)
+    except ValueError as e:
+        raise DataError(str(e)) from e
+    return train, val, [str(k) for k in range(config.num_classes)], "folder"
 
 
-def build_segmenter(model: str, num_classes: int, head: str = "gnuper", **kwargs: Any) -> Segmenter:
-    """The run's segmenter: ``head`` (one of :data:`~hornet_ref.dense.HEADS`) on HorNet
-    ``model``; ``kwargs`` go to :func:`~hornet_ref.dense.create_segmenter`."""
-    if head not in HEADS:
-        raise ValueError(f"--head must be one of {', '.join(HEADS)}; got {head!r}")
-    return create_segmenter(model, num_classes, head=head, **kwargs)
+def build_segmenter(config: TrainConfig, num_classes: int) -> Segmenter:
+    """The run's segmenter: ``config.head`` with ``config.decoder_channels`` on HorNet
+    ``config.model`` (stochastic depth ``config.drop_path``)."""
+    return create_segmenter(
+        config.model,
+        num_classes,
+        head=config.head,
+        channels=config.decoder_channels,
+        drop_path_rate=config.drop_path,
+    )
 
 
 @torch.no_grad()
@@ -175,3 +204,40 @@ class Segmentation:
         if "val_miou_ema" in row:
             text += f"  EMA mIoU {row['val_miou_ema']:.2f}%"
         return text
+
+
+def evaluate_segmentation_run(
+    config: TrainConfig,
+    weights: dict[str, Tensor],
+    *,
+    img_size: int | None = None,
+    batch_size: int = 64,
+    device: torch.device,
+    workers: int | None = None,
+    val_samples: int | None = None,
+) -> dict[str, float]:
+    """``hornet-ref evaluate`` of a ``--task segment`` checkpoint: its segmenter (from
+    the run's ``config``) with ``weights`` on the val split of ``config.data``.
+
+    Returns ``loss``, ``miou`` and ``pixel_acc`` (percent) and ``images``.
+    """
+    from ..checkpoint import CheckpointError
+
+    if val_samples is not None:
+        config = replace(config, val_samples=val_samples)
+    size = img_size or config.img_size or segment_img_size(config.data)
+    _, val, classes, _ = segmentation_datasets(config, size)
+    classifier = weights.get("head.classifier.weight")
+    if classifier is not None and classifier.shape[0] != len(classes):
+        raise CheckpointError(
+            f"the checkpoint's segmenter has {classifier.shape[0]} classes but "
+            f"{config.data} has {len(classes)}; evaluate it on data with the same classes"
+        )
+    net = build_segmenter(replace(config, drop_path=0.0), len(classes))
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"the weights do not fit the run's segmenter: {e}") from e
+    loader = DataLoader(val, batch_size=batch_size, num_workers=workers or 0)
+    scores = evaluate_segmenter(net.to(device), loader, len(classes), device=device)
+    return scores | {"images": len(val)}
