@@ -156,7 +156,7 @@ class Interactions:
     Attributes:
         p: ``[p_0, ..., p_n]``; ``p[0]`` has shape (B, d_0, H, W), ``p[k + 1]`` has
             (B, d_k, H, W), so ``p[-1]`` has (B, dim, H, W) and ``proj_out(p[-1])`` is
-            the output. With a linear mixer (the depthwise conv) ``p[k]`` is a
+            the output (B, out_dim, H, W). With a linear mixer (the depthwise conv) ``p[k]`` is a
             polynomial of degree ``k + 1`` in the input.
         gates: ``[g_0, ..., g_{n-1}]``, the scaled mixer outputs; ``gates[k]`` has
             shape (B, d_k, H, W).
@@ -176,10 +176,16 @@ class Interactions:
 
 
 class GnConv(nn.Module):
-    r"""Recursive gated convolution of order $n$: (B, dim, H, W) -> (B, dim, H, W).
+    r"""Recursive gated convolution of order $n$: (B, in_dim, H, W) -> (B, out_dim, H, W).
+
+    By default ``in_dim = out_dim = dim``, the backbone's gnConv. A decoder (HorFPN, the
+    gnConv UPerNet head) sets its own widths: $\phi_{\text{in}}$ reads ``in_dim``
+    channels, the recursion runs at width ``dim``, and $\phi_{\text{out}}$ writes
+    ``out_dim`` channels, or is left out (``proj_out=False``: $y = p_n$, ``dim`` channels).
 
     Args:
-        dim: channels $C$ in and out; divisible by ``2 ** (order - 1)``.
+        dim: channels $C$ of the recursion (and in and out by default); divisible by
+            ``2 ** (order - 1)``.
         order: $n$, the number of gated products; the output is a polynomial of
             degree $n + 1$ in the input.
         mixer: factory for the spatial mixer $f$, called with $S = \sum_k d_k$
@@ -187,7 +193,12 @@ class GnConv(nn.Module):
             ``functools.partial(GlobalLocalFilter, h=14, w=8)`` gives HorNet's GF
             mixer; any module factory that keeps the shape plugs in.
         kernel_size: kernel of the default depthwise mixer (ignored with ``mixer``).
-        scale: $s = 1/\alpha$, multiplied onto the mixer output (1/3 in HorNet).
+        scale: $s = 1/\alpha$, multiplied onto the mixer output (1/3 in HorNet, 1 in
+            the authors' decoders).
+        in_dim: channels of the input, read by ``proj_in`` (default ``dim``).
+        out_dim: channels written by ``proj_out`` (default ``dim``); must be None or
+            ``dim`` when ``proj_out`` is False.
+        proj_out: False replaces $\phi_{\text{out}}$ by the identity.
 
     The submodule names (``proj_in``, ``dwconv``, ``pws``, ``proj_out``) are those of
     the authors' checkpoints, so their state dicts load unchanged.
@@ -200,13 +211,26 @@ class GnConv(nn.Module):
         mixer: MixerFactory | None = None,
         kernel_size: int = 7,
         scale: float = 1.0 / 3.0,
+        *,
+        in_dim: int | None = None,
+        out_dim: int | None = None,
+        proj_out: bool = True,
     ) -> None:
         super().__init__()
         self.dim = dim
         self.order = order
         self.dims = channel_widths(dim, order)  # [d_0, ..., d_{n-1}], d_{n-1} = dim
         self.scale = scale
-        self.proj_in = nn.Conv2d(dim, 2 * dim, kernel_size=1)  # phi_in
+        if not proj_out and out_dim not in (None, dim):
+            raise ValueError(
+                f"GnConv without proj_out writes its dim={dim} channels; got out_dim={out_dim}"
+            )
+        for name, width in (("in_dim", in_dim), ("out_dim", out_dim)):
+            if width is not None and (not isinstance(width, int) or width < 1):
+                raise ValueError(f"GnConv {name} must be a positive int, got {width!r}")
+        self.in_dim = dim if in_dim is None else in_dim
+        self.out_dim = dim if out_dim is None else out_dim
+        self.proj_in = nn.Conv2d(self.in_dim, 2 * dim, kernel_size=1)  # phi_in
         # f: one module over all S = sum(d_k) channels of q; the name is the authors'.
         self.dwconv = (
             depthwise_conv(sum(self.dims), kernel_size) if mixer is None else mixer(sum(self.dims))
@@ -215,25 +239,27 @@ class GnConv(nn.Module):
         self.pws = nn.ModuleList(
             nn.Conv2d(self.dims[k - 1], self.dims[k], kernel_size=1) for k in range(1, order)
         )
-        self.proj_out = nn.Conv2d(dim, dim, kernel_size=1)  # phi_out
+        # phi_out; the identity without proj_out (no parameters, so no checkpoint keys).
+        self.proj_out = nn.Conv2d(dim, self.out_dim, kernel_size=1) if proj_out else nn.Identity()
         # Set by InteractionRecorder: called with the Interactions of every forward.
         self.interaction_sink: Callable[[Interactions], None] | None = None
 
     def _check_input(self, x: Tensor) -> None:
         if x.ndim != 4:
             raise ValueError(f"GnConv expects a 4-D input (B, C, H, W), got shape {tuple(x.shape)}")
-        if x.shape[1] != self.dim:
+        if x.shape[1] != self.in_dim:
+            widths = f"dim={self.dim}" + (f", in_dim={self.in_dim}" * (self.in_dim != self.dim))
             raise ValueError(
-                f"GnConv(dim={self.dim}) expects {self.dim} input channels, "
+                f"GnConv({widths}) expects {self.in_dim} input channels, "
                 f"got {x.shape[1]} (input shape {tuple(x.shape)})"
             )
 
     def forward(
         self, x: Tensor, return_interactions: bool = False
     ) -> Tensor | tuple[Tensor, Interactions]:
-        """Apply gnConv to x of shape (B, dim, H, W).
+        """Apply gnConv to x of shape (B, in_dim, H, W).
 
-        Returns y of shape (B, dim, H, W), or ``(y, Interactions)`` when
+        Returns y of shape (B, out_dim, H, W), or ``(y, Interactions)`` when
         ``return_interactions`` is True.
         """
         self._check_input(x)
@@ -252,7 +278,7 @@ class GnConv(nn.Module):
             p = self.pws[k - 1](p) * gates[k]  # p_{k+1} = pws_{k-1}(p_k) * g_k: (B, d_k, H, W)
             if record:
                 ps.append(p)
-        y = self.proj_out(p)  # y = phi_out(p_n): (B, C, H, W)
+        y = self.proj_out(p)  # y = phi_out(p_n): (B, out_dim, H, W)
 
         if not record:
             return y
@@ -262,7 +288,14 @@ class GnConv(nn.Module):
         return (y, rec) if return_interactions else y
 
     def extra_repr(self) -> str:
-        return f"dim={self.dim}, order={self.order}, dims={self.dims}, scale={self.scale:.4g}"
+        widths = ""
+        if (self.in_dim, self.out_dim) != (self.dim, self.dim):
+            widths = f", in_dim={self.in_dim}, out_dim={self.out_dim}"
+        if isinstance(self.proj_out, nn.Identity):
+            widths += ", proj_out=False"
+        return (
+            f"dim={self.dim}, order={self.order}, dims={self.dims}, scale={self.scale:.4g}" + widths
+        )
 
 
 def _real_dft_matrices(n: int, cols: int, like: Tensor) -> tuple[Tensor, Tensor]:

@@ -255,7 +255,7 @@ def plot_harsanyi(
 def plot_curves(
     history: Sequence[Mapping[str, float]],
     *,
-    metric: str = "val_acc1",
+    metric: str | Sequence[str] = "val_acc1",
     metric_label: str = "top-1 accuracy (%)",
     epochs: int | None = None,
     chance: float | None = None,
@@ -270,7 +270,8 @@ def plot_curves(
             ``metrics.jsonl``), each with ``epoch``, ``train_loss``, ``val_loss`` and
             ``metric``.
         metric: the row key drawn on the right; ``metric + "_ema"`` is drawn too when
-            the rows have it.
+            the rows have it. Several keys (``("val_miou", "val_pixel_acc")``) share
+            the panel, each labelled with its key.
         metric_label: the right panel's y label.
         epochs: the epoch axis runs to this (the planned length; default: the last row's).
         chance: a dotted line at this value of the metric (10 for ten classes).
@@ -287,9 +288,13 @@ def plot_curves(
     x = [row["epoch"] for row in history]
     ax_loss.plot(x, [row["train_loss"] for row in history], "o-", label="train")
     ax_loss.plot(x, [row["val_loss"] for row in history], "o-", label="validation")
-    ax_metric.plot(x, [row[metric] for row in history], "o-", label="validation")
-    if f"{metric}_ema" in history[0]:
-        ax_metric.plot(x, [row[f"{metric}_ema"] for row in history], "o--", label="EMA")
+    keys = [metric] if isinstance(metric, str) else list(metric)
+    for key in keys:
+        alone = len(keys) == 1
+        ax_metric.plot(x, [row[key] for row in history], "o-", label="validation" if alone else key)
+        if f"{key}_ema" in history[0]:
+            ema = [row[f"{key}_ema"] for row in history]
+            ax_metric.plot(x, ema, "o--", label="EMA" if alone else f"{key} EMA")
     if chance is not None:
         ax_metric.axhline(chance, color="grey", linestyle=":", label="chance")
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")

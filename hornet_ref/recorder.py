@@ -47,8 +47,9 @@ class InteractionRecorder:
             differentiate through the recorded maps (e.g. gradients of p_k).
         include: optional module names to record; others are left alone.
 
-    Records are keyed by module name (``"stages.2.5.gnconv"``) and, for HorNets, can
-    also be looked up as ``rec[stage, block]``. A second forward pass inside the
+    Records are keyed by module name (``"stages.2.5.gnconv"``) and, for HorNets and
+    models holding one HorNet (a segmenter's ``backbone``), can also be looked up as
+    ``rec[stage, block]``. A second forward pass inside the
     same context overwrites the first.
     """
 
@@ -88,7 +89,10 @@ class InteractionRecorder:
 
     def __getitem__(self, key: str | tuple[int, int]) -> Interactions:
         if isinstance(key, tuple):
-            key = gnconv_name(*key)
+            # A HorNet's own name, or the one record of that block inside a larger model
+            # (e.g. "backbone.stages.2.0.gnconv" in a segmenter).
+            matches = [name for name in self.records if self.stage_block(name) == key]
+            key = matches[0] if len(matches) == 1 else gnconv_name(*key)
         if key not in self.records:
             raise KeyError(
                 f"nothing recorded for {key!r}; recorded: {list(self.records)[:8]}"

@@ -533,3 +533,57 @@ def test_layer_norm_2d_rejects_a_wrong_shape_clearly(shape):
 
     with pytest.raises(ValueError, match=r"expects a \(B, 12, H, W\) input, got shape"):
         LayerNorm2d(12)(torch.randn(shape))
+
+
+# --- separate widths (the decoder gnConv) -----------------------------------------------
+
+
+def test_default_widths_keep_the_backbone_gnconv_state_dict_keys_and_shapes():
+    """in_dim/out_dim default to dim and proj_out to a 1x1 conv: same keys, same shapes."""
+    keys = {k: tuple(v.shape) for k, v in GnConv(16, order=3).state_dict().items()}
+    assert keys["proj_in.weight"] == (32, 16, 1, 1)
+    assert keys["proj_out.weight"] == (16, 16, 1, 1)
+    explicit = GnConv(16, order=3, in_dim=16, out_dim=16, proj_out=True).state_dict()
+    assert {k: tuple(v.shape) for k, v in explicit.items()} == keys
+
+
+@pytest.mark.parametrize(("in_dim", "out_dim"), [(24, 16), (16, 40), (7, 5)])
+def test_gnconv_with_separate_widths_maps_in_dim_to_out_dim(in_dim, out_dim):
+    gnconv = GnConv(16, order=2, in_dim=in_dim, out_dim=out_dim, scale=1.0)
+    y, rec = gnconv(torch.randn(2, in_dim, 9, 11), return_interactions=True)
+    assert y.shape == (2, out_dim, 9, 11)
+    assert [t.shape[1] for t in rec.p] == [8, 8, 16]  # the recursion runs at dim
+    assert gnconv.proj_in.weight.shape == (32, in_dim, 1, 1)
+    assert gnconv.proj_out.weight.shape == (out_dim, 16, 1, 1)
+    with pytest.raises(ValueError, match=rf"expects {in_dim} input channels, got {in_dim + 1}"):
+        gnconv(torch.randn(1, in_dim + 1, 9, 11))
+
+
+def test_gnconv_without_proj_out_returns_p_n():
+    gnconv = GnConv(16, order=3, in_dim=12, proj_out=False)
+    y, rec = gnconv(torch.randn(2, 12, 6, 6), return_interactions=True)
+    assert y.shape == (2, 16, 6, 6)
+    torch.testing.assert_close(y, rec.p[-1])
+    assert not any(k.startswith("proj_out") for k in gnconv.state_dict())
+    with pytest.raises(ValueError, match=r"without proj_out writes its dim=16 channels"):
+        GnConv(16, order=3, proj_out=False, out_dim=8)
+    with pytest.raises(ValueError, match=r"in_dim must be a positive int"):
+        GnConv(16, order=3, in_dim=0)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (20, 13), (64, 64)])
+def test_decoder_gf_mixer_resizes_its_32x17_filter_to_any_map(size):
+    """The authors' decoder GF filter is stored at (32, 17) and resized at run time."""
+    mixer = partial(GlobalLocalFilter, h=32, w=17)
+    gnconv = GnConv(32, order=2, mixer=mixer, scale=1.0, in_dim=48, out_dim=32)
+    assert gnconv.dwconv.complex_weight.shape == (24, 32, 17, 2)
+    x = torch.randn(1, 48, *size, requires_grad=True)
+    y = gnconv(x)
+    assert y.shape == (1, 32, *size)
+    y.sum().backward()
+    assert gnconv.dwconv.complex_weight.grad.abs().sum() > 0
+    assert gnconv.dwconv.spectral_filter(size[0], size[1] // 2 + 1).shape == (
+        24,
+        size[0],
+        size[1] // 2 + 1,
+    )

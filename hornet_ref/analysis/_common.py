@@ -12,11 +12,13 @@ from ..hornet import HorNet
 
 @contextlib.contextmanager
 def _eval_mode(model: object) -> Iterator[None]:
-    """Put a module in eval mode for the duration, then restore each submodule's flag.
+    """Put a module (or a bound method's module) in eval mode for the duration, then
+    restore each submodule's flag.
 
     Dropout, drop-path and train-mode normalisation would make the maps random and
     couple the images of a batch; the analyses want the deterministic network.
     """
+    model = getattr(model, "__self__", model)  # a bound method such as segmenter.features
     if not isinstance(model, nn.Module):
         yield
         return
@@ -39,6 +41,8 @@ def _check_images(model: object, images: Tensor) -> None:
     channels = None
     if isinstance(model, HorNet):
         channels = model.config.in_chans
+    elif isinstance(getattr(model, "in_dim", None), int):  # a GnConv reads in_dim channels
+        channels = model.in_dim
     elif isinstance(getattr(model, "dim", None), int):
         channels = model.dim
     if channels is not None and images.shape[1] != channels:

@@ -79,6 +79,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         _fail("evaluate", e)
         return 2
     which = "EMA weights" if args.ema else "weights"
+    if "miou" in result:  # a --task segment checkpoint
+        print(
+            f"mIoU {result['miou']:.2f}%  pixel acc {result['pixel_acc']:.2f}%  "
+            f"loss {result['loss']:.4f}  ({result['images']} images of {args.data}, "
+            f"{which} of {args.checkpoint})"
+        )
+        return 0
     print(
         f"top-1 {result['acc1']:.2f}%  top-5 {result['acc5']:.2f}%  loss {result['loss']:.4f}  "
         f"({result['images']} images of {args.data}, {which} of {args.checkpoint})"

@@ -34,6 +34,11 @@ __all__ = [
 ]
 
 
+#: What a run can learn, and the decoders of ``task="segment"`` (hornet_ref.dense.HEADS).
+TASKS = ("classify", "segment")
+SEGMENT_HEADS = ("fpn", "horfpn", "uper", "gnuper")
+
+
 class ConfigError(ValueError):
     """A setting that cannot work, with what was expected."""
 
@@ -63,6 +68,30 @@ class TrainConfig:
     )
     val_samples: int | None = field(default=None, metadata=_opt("validation images, likewise"))
     model: str = field(default="hornet_nano_7x7", metadata=_opt("a name from `hornet-ref info`"))
+    task: str = field(
+        default="classify",
+        metadata=_opt(
+            "'classify' (one class per image) or 'segment' (one class per pixel: built-in "
+            "scenes, or a folder in ADE20K's layout)",
+            choices=TASKS,
+        ),
+    )
+    head: str = field(
+        default="gnuper",
+        metadata=_opt("--task segment: the decoder on the HorNet", choices=SEGMENT_HEADS),
+    )
+    decoder_channels: int | None = field(
+        default=None,
+        metadata=_opt("--task segment: decoder width (default: 256 for fpn/horfpn, 512 for uper)"),
+    )
+    num_classes: int | None = field(
+        default=None,
+        metadata=_opt("--task segment on a folder: classes of its label maps (ADE20K: 150)"),
+    )
+    reduce_zero_label: bool = field(
+        default=True,
+        metadata=_opt("--task segment on a folder: label 0 ignored, k -> k-1 (ADE20K's way)"),
+    )
     img_size: int | None = field(default=None, metadata=_opt("input side (default: the model's)"))
     finetune: str | None = field(
         default=None,
@@ -254,7 +283,12 @@ def _check(c: TrainConfig) -> None:
     for name in positive:
         if getattr(c, name) < 1:
             raise ConfigError(f"--{_flag(name)} must be >= 1, got {getattr(c, name)}")
-    for name in ("train_samples", "val_samples", "img_size", "stop_after"):
+    if c.task not in TASKS or c.head not in SEGMENT_HEADS:
+        raise ConfigError(
+            f"--task must be one of {', '.join(TASKS)} and --head one of "
+            f"{', '.join(SEGMENT_HEADS)}; got {c.task!r}, {c.head!r}"
+        )
+    for name in ("train_samples", "val_samples", "img_size", "stop_after", "decoder_channels"):
         value = getattr(c, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{_flag(name)} must be >= 1 when given, got {value}")

@@ -92,7 +92,7 @@ class TrainResult:
     config: TrainConfig
     history: list[dict[str, Any]]
     out: Path
-    model: HorNet
+    model: nn.Module  # the trained network (a HorNet, or a Segmenter for --task segment)
 
     @property
     def checkpoint(self) -> Path:
@@ -123,11 +123,21 @@ def build_data(config: TrainConfig, proc: Process, state: dict | None) -> Data:
     """Datasets and loaders for ``config``; raises ConfigError / DataError when they
     cannot work, or when the data's classes are not those of the resumed checkpoint."""
     img_size = config.img_size or model_config(config.model).img_size
+    if config.task == "segment":
+        from ..dense.task import segment_img_size
+
+        img_size = config.img_size or segment_img_size(config.data)
     stride = model_config(config.model).stem_patch * 8
     if img_size % stride:
         raise ConfigError(f"--img-size must be a multiple of {stride} for {config.model}")
-    datasets = build_datasets(config, img_size)
-    head = state["model"].get("head.weight") if state is not None else None
+    if config.task == "segment":
+        from ..dense.task import segmentation_datasets
+
+        datasets = Datasets(*segmentation_datasets(config, img_size))
+        classifier = "head.classifier.weight"  # the segmenter's per-pixel classifier
+    else:
+        datasets, classifier = build_datasets(config, img_size), "head.weight"
+    head = state["model"].get(classifier) if state is not None else None
     if head is not None and head.shape[0] != datasets.num_classes:
         raise ConfigError(
             f"the checkpoint in {config.out} classifies {head.shape[0]} classes, "
@@ -160,7 +170,7 @@ def build_data(config: TrainConfig, proc: Process, state: dict | None) -> Data:
 class Model:
     """The network and the forms the loop calls it in."""
 
-    net: HorNet  # saved, averaged by the EMA, returned by fit
+    net: nn.Module  # a HorNet, or a Segmenter: saved, averaged by the EMA, returned by fit
     train_net: nn.Module  # what a training step calls: net, wrapped by DDP and/or compiled
     eval_net: nn.Module  # what validation calls: net, compiled or not
     dtype: torch.dtype  # autocast dtype
@@ -172,11 +182,16 @@ def build_model(config: TrainConfig, proc: Process, num_classes: int, state: dic
     on the device in its memory format, wrapped for DDP and torch.compile."""
     device = proc.device
     torch.manual_seed(config.seed)  # the same initial weights in every process
-    net: HorNet = create_model(
-        config.model, num_classes=num_classes, drop_path_rate=config.drop_path
-    )
+    if config.task == "segment":
+        from ..dense.task import build_segmenter
+
+        net = build_segmenter(config, num_classes)
+    else:
+        net = create_model(config.model, num_classes=num_classes, drop_path_rate=config.drop_path)
     if state is not None:
         net.load_state_dict(state["model"])
+    elif config.finetune and config.task == "segment":
+        load_pretrained(net.backbone, read_state_dict(config.finetune), skip_head=True)
     elif config.finetune:
         _load_finetune(net, config.finetune, num_classes, proc)
     net.set_grad_checkpointing(config.grad_checkpointing)
@@ -256,6 +271,15 @@ def build_optimisation(
 
 def build_task(config: TrainConfig, proc: Process, data: Data, model: Model) -> Task:
     """What the run learns (see :mod:`hornet_ref.train.task`)."""
+    if config.task == "segment":
+        from ..dense.task import Segmentation
+
+        return Segmentation(
+            data.num_classes,
+            device=proc.device,
+            dtype=model.dtype,
+            memory_format=model.memory_format,
+        )
     return Classification(
         config,
         data.num_classes,

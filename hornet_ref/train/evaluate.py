@@ -74,7 +74,8 @@ def evaluate_checkpoint(
     val_samples: int | None = None,
     data_cache: str = TrainConfig.data_cache,
 ) -> dict[str, float]:
-    """Validation loss, top-1 and top-5 of a checkpoint on ``data``'s val split.
+    """Validation loss, top-1 and top-5 of a checkpoint on ``data``'s val split; for a
+    ``--task segment`` run's checkpoint, its loss, ``miou`` and ``pixel_acc`` instead.
 
     ``checkpoint`` is a run's ``checkpoint.pt`` (model name and image size come
     from it; ``ema=True`` picks its EMA weights) or bare weights such as the
@@ -91,6 +92,18 @@ def evaluate_checkpoint(
     if ema and run is not None and state.get("ema") is None:
         raise CheckpointError(f"{checkpoint} has no EMA weights (trained with --ema-decay 0?)")
     weights = read_state_dict(state, use_ema=ema)
+    if run is not None and run.get("task") == "segment":
+        from ..dense.task import evaluate_segmentation_run
+
+        return evaluate_segmentation_run(
+            TrainConfig.from_dict(run | {"data": data}),
+            weights,
+            img_size=img_size,
+            batch_size=batch_size,
+            device=pick_device(device),
+            workers=workers,
+            val_samples=val_samples,
+        )
     head = weights.get("head.weight")
     size = img_size or (run["img_size"] if run and run.get("img_size") else None)
     size = size or model_config(name).img_size

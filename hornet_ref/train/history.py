@@ -2,7 +2,8 @@
 
 ``metrics.jsonl`` holds one JSON object per finished epoch: ``epoch`` (1-based),
 ``train_loss``, then the task's validation metrics as ``val_<name>`` (for
-classification ``val_loss``, ``val_acc1``, ``val_acc5``), ``lr`` (at the epoch's
+classification ``val_loss``, ``val_acc1``, ``val_acc5``; for segmentation ``val_loss``,
+``val_miou``, ``val_pixel_acc``), ``lr`` (at the epoch's
 end), ``images_per_sec`` (training only, all processes), ``peak_mem_mb``,
 ``seconds``, and ``val_<name>_ema`` when an EMA is kept. It is rewritten whole
 from the checkpoint's history after every epoch, so it always matches the
@@ -31,4 +32,10 @@ def save_curves(history: list[dict], path: Path) -> None:
     """Draw ``history`` with :func:`~hornet_ref.plotting.plot_curves` and save it as a PNG."""
     from ..plotting import plot_curves, save_figure  # matplotlib loads only when a run ends
 
-    save_figure(plot_curves(history), path)
+    if "val_miou" in history[0]:  # --task segment
+        fig = plot_curves(
+            history, metric=("val_miou", "val_pixel_acc"), metric_label="mIoU, pixel accuracy (%)"
+        )
+    else:
+        fig = plot_curves(history)
+    save_figure(fig, path)

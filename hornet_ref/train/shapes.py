@@ -86,14 +86,18 @@ def _uniform(g: torch.Generator, *shape: int, low: float = 0.0, high: float = 1.
     return torch.rand(*shape, generator=g) * (high - low) + low
 
 
-def _draw(labels: Tensor, g: torch.Generator) -> Tensor:
-    """Images for the given labels: (N,) -> (N, 3, 32, 32) uint8."""
-    n = labels.shape[0]
-    coords = torch.arange(_SIDE, dtype=torch.float32) + 0.5
-    y, x = rearrange(coords, "h -> 1 h 1"), rearrange(coords, "w -> 1 1 w")
+def _grid(side: int) -> tuple[Tensor, Tensor]:
+    """Pixel-centre coordinates y (1, side, 1) and x (1, 1, side)."""
+    coords = torch.arange(side, dtype=torch.float32) + 0.5
+    return rearrange(coords, "h -> 1 h 1"), rearrange(coords, "w -> 1 1 w")
 
-    # Background: two gratings of random frequency, orientation and phase blend two colours.
-    blend = torch.zeros(n, _SIDE, _SIDE)
+
+def _background(n: int, side: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Textured backgrounds (N, 3, side, side) in [0, 1] and a shape colour (N, 3, 1, 1)
+    that each background leans away from."""
+    y, x = _grid(side)
+    # Two gratings of random frequency, orientation and phase blend two colours.
+    blend = torch.zeros(n, side, side)
     for _ in range(2):
         freq = rearrange(_uniform(g, n, low=0.25, high=1.1), "n -> n 1 1")
         angle = rearrange(_uniform(g, n, high=math.pi), "n -> n 1 1")
@@ -106,16 +110,28 @@ def _draw(labels: Tensor, g: torch.Generator) -> Tensor:
     bg_a = (bg_mean + _uniform(g, n, 3, low=-0.3, high=0.3)).clamp(0, 1)
     bg_b = (bg_mean + _uniform(g, n, 3, low=-0.3, high=0.3)).clamp(0, 1)
     bg_a, bg_b, fg = (rearrange(c, "n c -> n c 1 1") for c in (bg_a, bg_b, fg))
-    background = bg_a * blend + bg_b * (1 - blend)  # (N, 3, H, W)
+    return bg_a * blend + bg_b * (1 - blend), fg  # (N, 3, H, W), (N, 3, 1, 1)
+
+
+def _shape_mask(shape: Tensor, radius: Tensor, cx: Tensor, cy: Tensor, side: int) -> Tensor:
+    """Anti-aliased masks in [0, 1], (N, side, side), of upright shapes of the given
+    classes, radii and centres (each (N,), in pixels)."""
+    y, x = _grid(side)
+    radius, cx, cy = (rearrange(t, "n -> n 1 1") for t in (radius, cx, cy))
+    a, b = (x - cx) / radius, (y - cy) / radius
+    return torch.sigmoid(-_distance(shape, a, b) * radius / 0.5)
+
+
+def _draw(labels: Tensor, g: torch.Generator) -> Tensor:
+    """Images for the given labels: (N,) -> (N, 3, 32, 32) uint8."""
+    n = labels.shape[0]
+    background, fg = _background(n, _SIDE, g)
 
     # Shape: radius r pixels, centre kept inside the image, upright.
     radius = _uniform(g, n, low=9.0, high=13.0)
     cx = _uniform(g, n) * (_SIDE - 2 * radius) + radius
     cy = _uniform(g, n) * (_SIDE - 2 * radius) + radius
-    radius, cx, cy = (rearrange(t, "n -> n 1 1") for t in (radius, cx, cy))
-    a, b = (x - cx) / radius, (y - cy) / radius
-    mask = torch.sigmoid(-_distance(labels, a, b) * radius / 0.5)  # (N, H, W)
-    mask = rearrange(mask, "n h w -> n 1 h w")
+    mask = rearrange(_shape_mask(labels, radius, cx, cy, _SIDE), "n h w -> n 1 h w")
 
     image = (
         fg * mask + background * (1 - mask) + 0.04 * torch.randn(n, 3, _SIDE, _SIDE, generator=g)

@@ -1,0 +1,43 @@
+"""Dense prediction with gnConv decoders: HorFPN, the gnConv UPerNet head, Mask R-CNN.
+
+- decoders.py: decoder_gnconv, HorFPN, UPerHead, FPNSegHead
+- models.py: create_segmenter (Segmenter), maskrcnn_hornet (HorNetFPNBackbone)
+- data.py: built-in scenes (make_scenes, SceneSegmentation, SceneDetection) and
+  SegmentationFolder (ADE20K's layout)
+- metrics.py: confusion_matrix, SegmentationMetrics (mIoU, pixel accuracy)
+
+Not imported by ``import hornet_ref`` (it loads torchvision's detection models).
+"""
+
+from .data import (
+    IGNORE_INDEX,
+    SceneDetection,
+    Scenes,
+    SceneSegmentation,
+    SegmentationFolder,
+    make_scenes,
+)
+from .decoders import MIXERS, FPNSegHead, HorFPN, UPerHead, decoder_gnconv
+from .metrics import SegmentationMetrics, confusion_matrix
+from .models import HEADS, HorNetFPNBackbone, Segmenter, create_segmenter, maskrcnn_hornet
+
+__all__ = [
+    "HEADS",
+    "IGNORE_INDEX",
+    "MIXERS",
+    "FPNSegHead",
+    "HorFPN",
+    "HorNetFPNBackbone",
+    "SceneDetection",
+    "SceneSegmentation",
+    "Scenes",
+    "SegmentationFolder",
+    "SegmentationMetrics",
+    "Segmenter",
+    "UPerHead",
+    "confusion_matrix",
+    "create_segmenter",
+    "decoder_gnconv",
+    "make_scenes",
+    "maskrcnn_hornet",
+]

@@ -1,0 +1,323 @@
+"""Dense data: built-in scenes of shapes, and segmentation folders in ADE20K's layout.
+
+Built-in scenes reuse the built-in classification data's drawing
+(:mod:`hornet_ref.train.shapes`): the same textured backgrounds and shapes, now
+several per image (1 to ``max_shapes``), larger images, each shape painted over the
+ones before it. Every scene comes with a per-pixel class map (0 = background,
+``k + 1`` = shape class ``k``), and the visible part of each shape as an instance
+mask with its box. The same ``(n, size, seed)`` gives the same bytes.
+
+A segmentation folder is laid out as ADE20K's release (ADEChallengeData2016)::
+
+    ROOT/images/training/*.jpg       ROOT/annotations/training/*.png
+    ROOT/images/validation/*.jpg     ROOT/annotations/validation/*.png
+
+with one PNG label map per image (same stem, same size), holding one class index
+per pixel; 255 is ignored. ADE20K's label 0 means "other / unlabelled" and its 150
+classes are 1..150: with ``reduce_zero_label=True`` (the default, as mmseg's ADE20K
+configs) 0 becomes 255 (ignored) and k becomes k - 1, giving classes 0..149. For
+your own data where 0 is a real class (background), pass ``reduce_zero_label=False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import Dataset
+from torchvision import tv_tensors
+from torchvision.ops import masks_to_boxes
+from torchvision.transforms import v2
+
+from ..train.shapes import SHAPE_CLASSES, _background, _shape_mask, _uniform
+
+__all__ = [
+    "IGNORE_INDEX",
+    "SCENE_MEAN",
+    "SCENE_STD",
+    "SceneDetection",
+    "SceneSegmentation",
+    "Scenes",
+    "SegmentationFolder",
+    "make_scenes",
+]
+
+#: The label of pixels that no loss or metric counts.
+IGNORE_INDEX = 255
+#: Normalisation of the built-in scenes (that of the built-in shapes).
+SCENE_MEAN, SCENE_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+_IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+_MIN_VISIBLE = 4  # pixels a shape must keep visible to count as an instance
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass
+class Scenes:
+    """Built-in scenes with their dense labels.
+
+    Attributes:
+        images: (N, 3, S, S) uint8.
+        semantic: (N, S, S) int64; 0 is background, ``k + 1`` the shape class
+            ``classes[k]``.
+        instances: (N, S, S) int64; 0 is background, ``j + 1`` the j-th shape painted.
+        labels: (N, max_shapes) int64; the class (1-based, as in ``semantic``) of each
+            painted shape, 0 where an image has fewer shapes.
+        classes: the shape names; class ``k + 1`` is ``classes[k]``.
+    """
+
+    images: Tensor
+    semantic: Tensor
+    instances: Tensor
+    labels: Tensor
+    classes: tuple[str, ...]
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of the per-pixel maps, background included."""
+        return len(self.classes) + 1
+
+    def targets(self, index: int) -> dict[str, Tensor]:
+        """Instance targets of one scene, in torchvision's detection format.
+
+        ``boxes`` (M, 4) float32 XYXY pixels around each visible shape, ``labels`` (M,)
+        int64 in 1..len(classes), ``masks`` (M, S, S) uint8; M = 0 for a scene whose
+        shapes are all hidden (an all-background target).
+        """
+        ids = self.instances[index]  # (S, S)
+        keep = [
+            j
+            for j in range(self.labels.shape[1])
+            if self.labels[index, j] > 0 and int((ids == j + 1).sum()) >= _MIN_VISIBLE
+        ]
+        masks = torch.stack([ids == j + 1 for j in keep]) if keep else ids.new_zeros(0, *ids.shape)
+        masks = masks.to(torch.uint8)
+        boxes = masks_to_boxes(masks) if keep else torch.zeros(0, 4)
+        # masks_to_boxes gives the last covered pixel index; +1 makes it the pixel's far edge.
+        boxes[:, 2:] += 1
+        return {"boxes": boxes, "labels": self.labels[index, keep], "masks": masks}
+
+
+def make_scenes(
+    n: int,
+    size: int = 64,
+    seed: int = 0,
+    *,
+    max_shapes: int = 3,
+    classes: Sequence[str] | None = None,
+) -> Scenes:
+    """``n`` built-in scenes of ``size`` x ``size`` pixels, the same for the same seed.
+
+    Each scene holds 1 to ``max_shapes`` shapes (radius ``size / 10`` to ``size / 5``)
+    of classes drawn from ``classes`` (default: all ten of
+    :data:`~hornet_ref.train.shapes.SHAPE_CLASSES`), painted in turn over a textured
+    background with a little pixel noise.
+    """
+    if n < 1 or size < 16 or max_shapes < 1:
+        raise ValueError(
+            f"need n >= 1, size >= 16 and max_shapes >= 1; got {n}, {size}, {max_shapes}"
+        )
+    names = tuple(SHAPE_CLASSES if classes is None else classes)
+    unknown = sorted(set(names) - set(SHAPE_CLASSES))
+    if unknown or not names:
+        raise ValueError(f"unknown shape classes {unknown}; valid: {', '.join(SHAPE_CLASSES)}")
+    shape_ids = torch.tensor([SHAPE_CLASSES.index(c) for c in names])
+    g = torch.Generator().manual_seed(seed)
+
+    image, first_colour = _background(n, size, g)  # (N, 3, S, S) in [0, 1], (N, 3, 1, 1)
+    semantic = torch.zeros(n, size, size, dtype=torch.int64)
+    instances = torch.zeros(n, size, size, dtype=torch.int64)
+    count = torch.randint(1, max_shapes + 1, (n,), generator=g)
+    labels = torch.zeros(n, max_shapes, dtype=torch.int64)
+    for j in range(max_shapes):
+        present = count > j  # (N,)
+        pick = torch.randint(0, len(names), (n,), generator=g)
+        radius = _uniform(g, n, low=size / 10, high=size / 5)
+        cx = _uniform(g, n) * (size - 2 * radius) + radius
+        cy = _uniform(g, n) * (size - 2 * radius) + radius
+        # Later shapes vary the first one's colour, which the background leans away from.
+        shift = _uniform(g, n, 3, low=-0.35, high=0.35)[:, :, None, None]
+        colour = first_colour if j == 0 else (first_colour + shift).clamp(0, 1)
+        soft = _shape_mask(shape_ids[pick], radius, cx, cy, size) * present[:, None, None]
+        image = colour * soft[:, None] + image * (1 - soft[:, None])  # paint over: (N, 3, S, S)
+        hard = soft > 0.5  # (N, S, S)
+        semantic[hard] = (pick + 1)[:, None, None].expand_as(hard)[hard]
+        instances[hard] = j + 1
+        labels[:, j] = torch.where(present, pick + 1, 0)
+    image = image + 0.04 * torch.randn(image.shape, generator=g)
+    images = (image.clamp(0, 1) * 255).round().to(torch.uint8)
+    return Scenes(images, semantic, instances, labels, names)
+
+
+def _to_float(image: Tensor) -> Tensor:
+    return v2.functional.to_dtype(image, torch.float32, scale=True)
+
+
+class SceneSegmentation(Dataset):
+    """Built-in scenes for semantic segmentation: items ``(image, mask)``.
+
+    ``image`` is (3, S, S) float32, normalised with :data:`SCENE_MEAN` /
+    :data:`SCENE_STD`; ``mask`` is (S, S) int64 in 0..num_classes-1 (0 background).
+    ``train=True`` adds a random horizontal flip, applied to both.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        size: int = 64,
+        seed: int = 0,
+        *,
+        train: bool = False,
+        max_shapes: int = 3,
+        classes: Sequence[str] | None = None,
+    ) -> None:
+        self.scenes = make_scenes(n, size, seed, max_shapes=max_shapes, classes=classes)
+        steps: list[v2.Transform] = [v2.RandomHorizontalFlip()] if train else []
+        self.transform = v2.Compose([*steps, v2.Normalize(SCENE_MEAN, SCENE_STD)])
+        self.classes = ["background", *self.scenes.classes]
+        self.num_classes = len(self.classes)
+
+    def __len__(self) -> int:
+        return len(self.scenes.images)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        image = tv_tensors.Image(_to_float(self.scenes.images[index]))
+        mask = tv_tensors.Mask(self.scenes.semantic[index])
+        image, mask = self.transform(image, mask)
+        return image.as_subclass(Tensor), mask.as_subclass(Tensor)
+
+
+class SceneDetection(Dataset):
+    """Built-in scenes for detection and instance segmentation: items ``(image, target)``.
+
+    ``image`` is (3, S, S) float32 in [0, 1] (torchvision's detectors normalise it
+    themselves); ``target`` is :meth:`Scenes.targets` with ``boxes`` as
+    ``tv_tensors.BoundingBoxes`` (XYXY) and ``masks`` as ``tv_tensors.Mask``, so
+    torchvision's v2 transforms move them with the image.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        size: int = 64,
+        seed: int = 0,
+        *,
+        max_shapes: int = 3,
+        classes: Sequence[str] | None = None,
+    ) -> None:
+        self.scenes = make_scenes(n, size, seed, max_shapes=max_shapes, classes=classes)
+        self.classes = ["background", *self.scenes.classes]
+        self.num_classes = len(self.classes)
+
+    def __len__(self) -> int:
+        return len(self.scenes.images)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
+        target = self.scenes.targets(index)
+        size = tuple(self.scenes.images.shape[-2:])
+        target["boxes"] = tv_tensors.BoundingBoxes(target["boxes"], format="XYXY", canvas_size=size)
+        target["masks"] = tv_tensors.Mask(target["masks"])
+        return _to_float(self.scenes.images[index]), target
+
+
+class SegmentationFolder(Dataset):
+    """A segmentation dataset in ADE20K's folder layout: items ``(image, mask)``.
+
+    Args:
+        root: the folder holding ``images/`` and ``annotations/`` (see the module
+            docstring for the layout).
+        split: ``"training"`` or ``"validation"``.
+        num_classes: classes K after ``reduce_zero_label``; every label must be
+            < K or 255.
+        reduce_zero_label: True (default, ADE20K's convention): 0 -> 255 (ignored),
+            k -> k - 1. False: labels are used as stored.
+        transform: a torchvision v2 transform called as ``transform(image, mask)`` on
+            a ``tv_tensors.Image`` (uint8) and ``tv_tensors.Mask``; default: convert to
+            float and normalise with the ImageNet mean and std.
+
+    Items are ``(image (3, H, W) float32, mask (H, W) int64)``. A missing label map,
+    a label map of another size than its image, or a label outside 0..K-1 that is
+    not 255 raises ValueError naming the file (and the value).
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "training",
+        *,
+        num_classes: int,
+        reduce_zero_label: bool = True,
+        transform: v2.Transform | None = None,
+    ) -> None:
+        if split not in ("training", "validation"):
+            raise ValueError(f"split must be 'training' or 'validation', got {split!r}")
+        self.root = Path(root)
+        image_dir = self.root / "images" / split
+        self.label_dir = self.root / "annotations" / split
+        for folder in (image_dir, self.label_dir):
+            if not folder.is_dir():
+                raise ValueError(
+                    f"{folder} is not a folder; a segmentation root holds images/{split}/ "
+                    f"and annotations/{split}/ (ADE20K's layout)"
+                )
+        self.images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        if not self.images:
+            raise ValueError(f"no .jpg/.png images in {image_dir}")
+        missing = [p.name for p in self.images if not self._label_path(p).is_file()]
+        if missing:
+            raise ValueError(
+                f"no label map annotations/{split}/<stem>.png for {len(missing)} image(s), "
+                f"e.g. {missing[0]}"
+            )
+        self.num_classes = num_classes
+        self.reduce_zero_label = reduce_zero_label
+        self.transform = transform or v2.Compose(
+            [v2.ToDtype(torch.float32, scale=True), v2.Normalize(_IMAGENET_MEAN, _IMAGENET_STD)]
+        )
+
+    def _label_path(self, image: Path) -> Path:
+        return self.label_dir / f"{image.stem}.png"
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def read(self, index: int) -> tuple[Tensor, Tensor]:
+        """The stored image (3, H, W) uint8 and its label map (H, W) int64, after
+        ``reduce_zero_label`` and the checks, before any transform."""
+        path, label_path = self.images[index], self._label_path(self.images[index])
+        with Image.open(path) as im:
+            image = torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)
+        with Image.open(label_path) as im:
+            if im.mode not in ("L", "P", "I", "I;16"):
+                raise ValueError(
+                    f"{label_path}: a label map must be a single-channel PNG (mode L or P), "
+                    f"got mode {im.mode}"
+                )
+            raw = torch.from_numpy(np.array(im).astype(np.int64))
+        if raw.shape != image.shape[1:]:
+            raise ValueError(
+                f"{label_path}: label map is {tuple(raw.shape)} (H, W) but its image "
+                f"{path.name} is {tuple(image.shape[1:])}"
+            )
+        mask = raw
+        if self.reduce_zero_label:
+            mask = torch.where(raw == 0, IGNORE_INDEX, raw - 1)
+            mask = torch.where(raw == IGNORE_INDEX, IGNORE_INDEX, mask)
+        bad = (mask >= self.num_classes) & (mask != IGNORE_INDEX)
+        if bad.any():
+            value = int(raw[bad].max())
+            raise ValueError(
+                f"{label_path}: label {value} is outside 0..{self.num_classes - 1} "
+                f"(num_classes={self.num_classes}, reduce_zero_label={self.reduce_zero_label}) "
+                f"and is not {IGNORE_INDEX} (ignored)"
+            )
+        return image, mask
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        image, mask = self.read(index)
+        image, mask = self.transform(tv_tensors.Image(image), tv_tensors.Mask(mask))
+        return image.as_subclass(Tensor), mask.as_subclass(Tensor)

@@ -1,0 +1,243 @@
+"""Semantic segmentation as a task of the training loop (``hornet-ref train --task segment``).
+
+The loop (:mod:`hornet_ref.train.engine`) is the classifier's: the same optimiser,
+schedule, atomic checkpoints, resume and Ctrl-C handling. This module supplies what
+differs: the data (built-in scenes or an ADE20K-layout folder), the model (a
+:func:`~hornet_ref.dense.create_segmenter` on the run's HorNet), the loss (per-pixel
+cross-entropy, 255 ignored) and the validation metrics (mIoU and pixel accuracy, as
+percentages, beside the loss).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+
+from ..train.config import TrainConfig
+from ..train.data import DataError
+from .data import _IMAGENET_MEAN, _IMAGENET_STD, IGNORE_INDEX, SceneSegmentation, SegmentationFolder
+from .metrics import SegmentationMetrics
+from .models import Segmenter, create_segmenter
+
+__all__ = [
+    "SCENE_SIZE",
+    "Segmentation",
+    "build_segmenter",
+    "evaluate_segmentation_run",
+    "evaluate_segmenter",
+    "segment_img_size",
+    "segmentation_datasets",
+]
+
+#: Side of the built-in scenes, and the number of train / val scenes.
+SCENE_SIZE = 64
+_BUILTIN_SCENES = (2_000, 400)
+#: Shape classes of the built-in segmentation scenes (with background: 5 classes).
+SCENE_CLASSES = ("disk", "square", "triangle", "plus")
+
+
+def segment_img_size(data: str) -> int:
+    """The default input side of ``--task segment``: the scenes' side, or 512 (ADE20K's
+    crops) for a folder."""
+    return SCENE_SIZE if data == "builtin" else 512
+
+
+def _folder_transforms(img_size: int) -> tuple[v2.Transform, v2.Transform]:
+    """Train: random scale-and-crop to ``img_size`` and a flip; val: resize the short side
+    and centre-crop. Label maps follow the image (nearest neighbour, as v2 does for masks)."""
+    finish = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(_IMAGENET_MEAN, _IMAGENET_STD)]
+    train = v2.Compose(
+        [v2.RandomResizedCrop(img_size, scale=(0.25, 1.0)), v2.RandomHorizontalFlip(), *finish]
+    )
+    val = v2.Compose([v2.Resize(img_size), v2.CenterCrop(img_size), *finish])
+    return train, val
+
+
+def segmentation_datasets(
+    config: TrainConfig, img_size: int
+) -> tuple[Dataset, Dataset, list[str], str]:
+    """(train, val, class names, kind) for ``config.data``: ``"builtin"`` or a folder.
+
+    Built-in: 2,000 train and 400 val scenes of :data:`SCENE_SIZE` px (seeds
+    ``config.seed`` and ``config.seed + 1``; other counts with ``train_samples`` /
+    ``val_samples``), background plus :data:`SCENE_CLASSES`. A folder in ADE20K's
+    layout needs ``num_classes`` (150 for ADE20K itself, with ``reduce_zero_label``);
+    its images are cropped to ``img_size``. Raises DataError naming what is wrong.
+    """
+    if config.data == "builtin":
+        if img_size != SCENE_SIZE:
+            raise DataError(f"the built-in scenes are {SCENE_SIZE} px; got --img-size {img_size}")
+        n_train = config.train_samples or _BUILTIN_SCENES[0]
+        n_val = config.val_samples or _BUILTIN_SCENES[1]
+        seed = config.seed
+        train = SceneSegmentation(n_train, SCENE_SIZE, seed, train=True, classes=SCENE_CLASSES)
+        val = SceneSegmentation(n_val, SCENE_SIZE, seed + 1, classes=SCENE_CLASSES)
+        return train, val, train.classes, "builtin"
+    root = Path(config.data).expanduser()
+    if not root.is_dir():
+        raise DataError(
+            f"--data for --task segment is 'builtin' or a folder in ADE20K's layout "
+            f"(images/training, annotations/training, ...); {config.data!r} is neither"
+        )
+    if config.num_classes is None:
+        raise DataError("a segmentation folder needs --num-classes (150 for ADE20K)")
+    train_tf, val_tf = _folder_transforms(img_size)
+    kwargs = {"num_classes": config.num_classes, "reduce_zero_label": config.reduce_zero_label}
+    try:
+        train = SegmentationFolder(root, "training", transform=train_tf, **kwargs)
+        val = SegmentationFolder(root, "validation", transform=val_tf, **kwargs)
+    except ValueError as e:
+        raise DataError(str(e)) from e
+    return train, val, [str(k) for k in range(config.num_classes)], "folder"
+
+
+def build_segmenter(config: TrainConfig, num_classes: int) -> Segmenter:
+    """The run's segmenter: ``config.head`` with ``config.decoder_channels`` on HorNet
+    ``config.model`` (stochastic depth ``config.drop_path``)."""
+    return create_segmenter(
+        config.model,
+        num_classes,
+        head=config.head,
+        channels=config.decoder_channels,
+        drop_path_rate=config.drop_path,
+    )
+
+
+@torch.no_grad()
+def evaluate_segmenter(
+    model: nn.Module,
+    loader: DataLoader,
+    num_classes: int,
+    *,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, float]:
+    """Mean per-pixel ``loss``, ``miou`` and ``pixel_acc`` (percent) over ``loader``.
+
+    Under torchrun the confusion matrices and loss sums of all processes are added,
+    so every process returns the whole set's figures.
+    """
+    model.eval()
+    metrics = SegmentationMetrics(num_classes)
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    pixels = 0
+    for images, masks in loader:
+        images, masks = images.to(device), masks.to(device)  # (B, 3, H, W), (B, H, W)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+            logits = model(images)  # (B, K, H, W)
+        logits = logits.float()
+        loss_sum += (
+            F.cross_entropy(logits, masks, ignore_index=IGNORE_INDEX, reduction="sum")
+            .double()
+            .cpu()
+        )
+        pixels += int((masks != IGNORE_INDEX).sum())
+        metrics.update(logits, masks)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        packed = torch.cat([metrics.matrix.flatten().double(), loss_sum.view(1)])
+        packed = packed.to(device)
+        torch.distributed.all_reduce(packed)
+        packed = packed.cpu()
+        metrics.matrix = packed[:-1].round().long().view(num_classes, num_classes)
+        loss_sum = packed[-1]
+        pixels = int(metrics.matrix.sum())
+    if pixels == 0:
+        raise ValueError("the validation loader gave no labelled pixels")
+    scores = metrics.compute()
+    return {
+        "loss": float(loss_sum) / pixels,
+        "miou": 100 * scores["miou"],
+        "pixel_acc": 100 * scores["pixel_acc"],
+    }
+
+
+class Segmentation:
+    """Semantic segmentation: per-pixel cross-entropy (255 ignored), validated by loss,
+    mIoU and pixel accuracy (percent).
+
+    Args:
+        num_classes: classes K of the label maps.
+        device: where batches go.
+        dtype: the autocast dtype of validation.
+        memory_format: of the image batches.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+        memory_format: torch.memory_format = torch.contiguous_format,
+    ) -> None:
+        self.num_classes = num_classes
+        self.device, self.dtype, self.memory_format = device, dtype, memory_format
+
+    def batch(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+        """Images (B, 3, H, W) and label maps (B, H, W) int64 on the device."""
+        images = inputs.to(self.device, non_blocking=True, memory_format=self.memory_format)
+        return images, targets.to(self.device, non_blocking=True)
+
+    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+        """Cross-entropy of logits (B, K, H, W) against label maps (B, H, W)."""
+        return F.cross_entropy(output, target, ignore_index=IGNORE_INDEX)
+
+    def evaluate(self, model: nn.Module, loader: DataLoader) -> dict[str, float]:
+        """``loss``, ``miou`` and ``pixel_acc`` (percent) over the validation set."""
+        return evaluate_segmenter(
+            model, loader, self.num_classes, device=self.device, dtype=self.dtype
+        )
+
+    def summary(self, row: dict[str, Any]) -> str:
+        """The epoch's validation figures, as printed after each epoch."""
+        text = (
+            f"val loss {row['val_loss']:.4f}  mIoU {row['val_miou']:.2f}%  "
+            f"pixel acc {row['val_pixel_acc']:.2f}%"
+        )
+        if "val_miou_ema" in row:
+            text += f"  EMA mIoU {row['val_miou_ema']:.2f}%"
+        return text
+
+
+def evaluate_segmentation_run(
+    config: TrainConfig,
+    weights: dict[str, Tensor],
+    *,
+    img_size: int | None = None,
+    batch_size: int = 64,
+    device: torch.device,
+    workers: int | None = None,
+    val_samples: int | None = None,
+) -> dict[str, float]:
+    """``hornet-ref evaluate`` of a ``--task segment`` checkpoint: its segmenter (from
+    the run's ``config``) with ``weights`` on the val split of ``config.data``.
+
+    Returns ``loss``, ``miou`` and ``pixel_acc`` (percent) and ``images``.
+    """
+    from ..checkpoint import CheckpointError
+
+    if val_samples is not None:
+        config = replace(config, val_samples=val_samples)
+    size = img_size or config.img_size or segment_img_size(config.data)
+    _, val, classes, _ = segmentation_datasets(config, size)
+    classifier = weights.get("head.classifier.weight")
+    if classifier is not None and classifier.shape[0] != len(classes):
+        raise CheckpointError(
+            f"the checkpoint's segmenter has {classifier.shape[0]} classes but "
+            f"{config.data} has {len(classes)}; evaluate it on data with the same classes"
+        )
+    net = build_segmenter(replace(config, drop_path=0.0), len(classes))
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"the weights do not fit the run's segmenter: {e}") from e
+    loader = DataLoader(val, batch_size=batch_size, num_workers=workers or 0)
+    scores = evaluate_segmenter(net.to(device), loader, len(classes), device=device)
+    return scores | {"images": len(val)}

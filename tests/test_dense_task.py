@@ -1,0 +1,69 @@
+"""Tests of hornet_ref/dense/task.py: the segmentation task's data, loss and evaluation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from hornet_ref.dense.task import (
+    Segmentation,
+    build_segmenter,
+    evaluate_segmenter,
+    segmentation_datasets,
+)
+from hornet_ref.train import TrainConfig
+from hornet_ref.train.data import DataError
+
+
+class _Oracle(nn.Module):
+    """Predicts class 1 on the left half and 0 elsewhere: (B, 3, H, W) -> (B, 2, H, W)."""
+
+    def forward(self, x):
+        logits = torch.zeros(x.shape[0], 2, *x.shape[-2:])
+        logits[:, 1, :, : x.shape[-1] // 2] = 10.0
+        logits[:, 0, :, x.shape[-1] // 2 :] = 10.0
+        return logits
+
+
+def test_evaluate_segmenter_reports_percent_miou_pixel_accuracy_and_ignores_255():
+    masks = torch.zeros(2, 4, 4, dtype=torch.int64)
+    masks[:, :, :2] = 1
+    masks[0, 0, 3] = 1  # one wrong pixel: predicted 0
+    masks[1, 3, 3] = 255  # ignored
+    loader = DataLoader(TensorDataset(torch.zeros(2, 3, 4, 4), masks), batch_size=1)
+    scores = evaluate_segmenter(_Oracle(), loader, 2, device=torch.device("cpu"))
+    # 31 counted pixels, 30 right; IoU class 0: 14 / (14 + 15 - 14), class 1: 16 / (17 + 16 - 16).
+    assert math.isclose(scores["pixel_acc"], 100 * 30 / 31)
+    assert math.isclose(scores["miou"], 100 * (14 / 15 + 16 / 17) / 2)
+    assert scores["loss"] > 0
+
+
+def test_segmentation_task_loss_ignores_255_and_summary_names_the_metrics():
+    task = Segmentation(3, device=torch.device("cpu"))
+    logits = torch.randn(2, 3, 4, 4, requires_grad=True)
+    target = torch.full((2, 4, 4), 255)
+    target[0, 0, 0] = 2
+    loss = task.loss(logits, target)
+    expected = -torch.log_softmax(logits[0, :, 0, 0], 0)[2]
+    torch.testing.assert_close(loss, expected)
+    text = task.summary({"val_loss": 0.5, "val_miou": 61.25, "val_pixel_acc": 90.0})
+    assert "mIoU 61.25%" in text and "pixel acc 90.00%" in text
+
+
+def test_builtin_segmentation_data_and_model():
+    config = TrainConfig(task="segment", head="horfpn", decoder_channels=16, train_samples=8,
+                         val_samples=4, drop_path=0.0)  # fmt: skip
+    train, val, classes, kind = segmentation_datasets(config, 64)
+    assert classes == ["background", "disk", "square", "triangle", "plus"] and kind == "builtin"
+    assert len(train) == 8 and len(val) == 4
+    model = build_segmenter(config, len(classes))
+    assert model(train[0][0][None]).shape == (1, 5, 64, 64)
+    with pytest.raises(DataError, match=r"'builtin' or a folder in ADE20K's layout"):
+        segmentation_datasets(replace(config, data="/nonexistent/place"), 64)
+    with pytest.raises(DataError, match=r"needs --num-classes"):
+        segmentation_datasets(replace(config, data="."), 64)
