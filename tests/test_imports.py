@@ -30,7 +30,12 @@ def _fresh_modules(code: str) -> set[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
     ).stdout
     return set(json.loads(out.splitlines()[-1]))
 
@@ -110,6 +115,7 @@ def test_help_imports_no_torch(argv):
         capture_output=True,
         text=True,
         env=env,
+        cwd=ROOT,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.startswith("usage: hornet-ref")
