@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .constants import IMAGENET_MEAN, IMAGENET_STD
 from .gnconv import GlobalLocalFilter
 
 __all__ = [
@@ -51,8 +52,6 @@ log = logging.getLogger(__name__)
 #: The ONNX opset of :func:`export_onnx`: 20, the first with DFT-20 (the axis an input).
 DEFAULT_OPSET = 20
 
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 _DFT_CHOICES = ("onnx", "matmul")
 
 
@@ -231,8 +230,8 @@ def onnx_metadata(
         "input_name": "images",
         "input_shape": json.dumps(["batch", c, h, w]),
         "output_name": "logits",
-        "mean": json.dumps(list(cfg.get("mean", _IMAGENET_MEAN))),
-        "std": json.dumps(list(cfg.get("std", _IMAGENET_STD))),
+        "mean": json.dumps(list(cfg.get("mean", IMAGENET_MEAN))),
+        "std": json.dumps(list(cfg.get("std", IMAGENET_STD))),
         "input_size": json.dumps([c, h, w]),
         "crop_pct": str(crop_pct),
         "interpolation": str(cfg.get("interpolation", "bicubic")),

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from .constants import IMAGENET_MEAN, IMAGENET_STD
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -47,10 +49,6 @@ __all__ = [
     "pretrained_cfg",
     "pretrained_state_dict",
 ]
-
-#: ImageNet channel mean and std of RGB images in [0, 1] (the authors' normalisation).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: Seconds a connection may stay silent before a download gives up on that source.
 DOWNLOAD_TIMEOUT_S = 4.0

@@ -34,6 +34,7 @@ from torchvision import tv_tensors
 from torchvision.ops import masks_to_boxes
 from torchvision.transforms import v2
 
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..train.shapes import SHAPE_CLASSES, _background, _shape_mask, _uniform
 
 __all__ = [
@@ -51,7 +52,6 @@ __all__ = [
 IGNORE_INDEX = 255
 #: Normalisation of the built-in scenes (that of the built-in shapes).
 SCENE_MEAN, SCENE_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
-_IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 _MIN_VISIBLE = 4  # pixels a shape must keep visible to count as an instance
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -276,7 +276,7 @@ class SegmentationFolder(Dataset):
         self.num_classes = num_classes
         self.reduce_zero_label = reduce_zero_label
         self.transform = transform or v2.Compose(
-            [v2.ToDtype(torch.float32, scale=True), v2.Normalize(_IMAGENET_MEAN, _IMAGENET_STD)]
+            [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
         )
 
     def _label_path(self, image: Path) -> Path:

@@ -31,6 +31,7 @@ from torch.utils.data.distributed import DistributedSampler
 from torchvision import datasets, tv_tensors
 from torchvision.transforms import v2
 
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from .config import TrainConfig
 from .shapes import SHAPE_CLASSES, make_shapes
 
@@ -43,7 +44,6 @@ __all__ = [
     "eval_transform",
 ]
 
-_IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 _CIFAR_MEAN, _CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 _SHAPES_MEAN, _SHAPES_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 _BUILTIN_SIZES = (12_000, 2_000)
@@ -90,7 +90,7 @@ def _normalization(kind: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
         "builtin": (_SHAPES_MEAN, _SHAPES_STD),
         "cifar10": (_CIFAR_MEAN, _CIFAR_STD),
         "cifar100": (_CIFAR_MEAN, _CIFAR_STD),
-    }.get(kind, (_IMAGENET_MEAN, _IMAGENET_STD))
+    }.get(kind, (IMAGENET_MEAN, IMAGENET_STD))
 
 
 def _train_transform(config: TrainConfig, kind: str, img_size: int) -> v2.Transform:
