@@ -76,9 +76,7 @@ def _runtime_part(args, threads: int) -> list[dict]:
             {
                 "model": name,
                 "batch": batch,
-                "runtime": runner.replace("ort-onnx", "ort (DFT nodes)").replace(
-                    "ort-matmul", "ort (matrix DFT)"
-                ),
+                "runtime": {"ort-onnx": "ort", "ort-matmul": "ort (matrix DFT)"}[runner],
                 "ms": t * 1e3,
                 "eager ms": statistics.median(samples[(name, batch, "eager")]) * 1e3,
                 "x eager": median_ratio(
