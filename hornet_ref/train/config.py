@@ -51,6 +51,8 @@ def _opt(help: str, **metadata: Any) -> dict[str, Any]:
 class TrainConfig:
     """Every setting of a training run. ``None`` means "the recipe's value" (see RECIPES)."""
 
+    # One field per setting, each carrying its flag's help: the declarations look alike
+    # by design (`duplicates` pairs them), and add_arguments turns each into a flag.
     # What to train, on what.
     data: str = field(
         default="builtin",
