@@ -94,6 +94,7 @@ def _train_miou(args: argparse.Namespace) -> list[dict]:
                         epochs=args.epochs,
                         batch_size=16,
                         lr=args.lr,
+                        lr_batch=16,
                         workers=0,
                         seed=seed,
                         out=str(Path(out) / "run"),
@@ -123,10 +124,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2, help="images per timed step")
     parser.add_argument("--no-train", action="store_true", help="skip the mIoU training")
     parser.add_argument("--train-model", default="hornet_nano_7x7")
-    parser.add_argument("--train-channels", type=int, default=64, help="decoder width trained")
-    parser.add_argument("--train-samples", type=int, default=800)
-    parser.add_argument("--val-samples", type=int, default=200)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--train-channels", type=int, default=32, help="decoder width trained")
+    parser.add_argument("--train-samples", type=int, default=320)
+    parser.add_argument("--val-samples", type=int, default=96)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()

@@ -120,3 +120,15 @@ def test_network_bench_reports_ratios_to_convnext(tmp_path):
     assert rows["hornet_tiny_7x7"]["train x fp32 IQR"] == "1.00-1.00"  # against itself
     assert rows["hornet_tiny_7x7"]["train ms"] > 0
     assert "hornet_tiny_7x7" in stdout
+
+
+def test_dense_bench_prints_decoder_costs(tmp_path):
+    """Tiny settings: the cost table's rows for both pairs, gnConv decoders cheaper."""
+    stdout, table = _run("dense_bench.py", "--size", "32", "--batch", "1", "--no-train",
+                         tmp_path=tmp_path)  # fmt: skip
+    assert "machine:" in stdout and "time_vs_conv" in stdout
+    rows = {r["decoder"]: r for r in table["costs"]}
+    assert set(rows) == {"fpn", "horfpn", "uper", "gnuper"}
+    for conv, gn in (("fpn", "horfpn"), ("uper", "gnuper")):
+        assert rows[gn]["params_M"] < rows[conv]["params_M"]
+        assert rows[gn]["GMACs"] < rows[conv]["GMACs"]

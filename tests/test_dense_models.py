@@ -18,6 +18,7 @@ from hornet_ref.dense import (
     HEADS,
     FPNSegHead,
     HorFPN,
+    SceneDetection,
     UPerHead,
     create_segmenter,
     decoder_gnconv,
@@ -186,3 +187,23 @@ def test_maskrcnn_accepts_a_batch_of_background_images_only():
     assert losses["loss_box_reg"].item() == 0.0 and losses["loss_classifier"].item() > 0
     with pytest.raises(ValueError, match=r"one size per level"):
         maskrcnn_hornet(_tiny(), 2, anchor_sizes=(8, 16))
+
+
+@pytest.mark.slow
+def test_maskrcnn_loss_falls_on_built_in_scenes():
+    """A short built-in detection run: 8 scenes, 20 AdamW steps, HorFPN neck."""
+    torch.manual_seed(0)
+    data = SceneDetection(8, 64, seed=0, classes=("disk", "square", "triangle", "plus"))
+    model = maskrcnn_hornet(_tiny(), data.num_classes, "horfpn", out_channels=16, **SMALL_DETECTOR)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    images, targets = zip(*(data[i] for i in range(len(data))))
+    losses = []
+    for _ in range(20):
+        loss = sum(model(list(images), list(targets)).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    print(f"Mask R-CNN loss: first 3 steps {first:.3f}, last 3 {last:.3f}")
+    assert last < 0.7 * first, losses
