@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import resource
 import signal
 import sys
@@ -44,10 +45,11 @@ from tqdm.auto import tqdm
 
 from ..checkpoint import load_pretrained, read_state_dict
 from ..flops import count_params
-from ..hornet import HorNet, create_model, model_config
+from ..hornet import HorNet, create_model, list_models, model_config
+from .auto import ema_horizon
 from .checkpointing import FORMAT, capture_rng, load_checkpoint, restore_rng, save_atomic
-from .config import MOVABLE_FIELDS, SESSION_FIELDS, ConfigError, TrainConfig, resolve
-from .data import Datasets, build_datasets, build_loaders, default_workers
+from .config import MOVABLE_FIELDS, SESSION_FIELDS, ConfigError, TrainConfig, explain, resolve
+from .data import Datasets, build_datasets, build_loaders, data_stats, default_workers
 from .distributed import Process, all_reduce_sum, setup, teardown
 from .evaluate import evaluate
 from .history import plot_curves, write_metrics
@@ -149,8 +151,10 @@ def _merge_for_resume(given: TrainConfig, stored: TrainConfig) -> TrainConfig:
 class _Run:
     """The state of one training run in this process, built in dependency order."""
 
-    def __init__(self, config: TrainConfig, proc: Process, state: dict | None) -> None:
-        self.proc, self.out = proc, Path(config.out)
+    def __init__(
+        self, config: TrainConfig, proc: Process, state: dict | None, why: str = ""
+    ) -> None:
+        self.proc, self.out, self.why = proc, Path(config.out), why
         self.img_size = config.img_size or model_config(config.model).img_size
         stride = model_config(config.model).stem_patch * 8
         if self.img_size % stride:
@@ -200,7 +204,9 @@ class _Run:
         self.net: HorNet = create_model(
             config.model, num_classes=self.data.num_classes, drop_path_rate=config.drop_path
         )
-        if config.finetune and state is None:
+        if config.finetune and state is None and _names_variant(config.finetune):
+            self.net = self._pretrained(config.finetune)
+        elif config.finetune and state is None:
             self._load_finetune(config.finetune)
         if config.grad_checkpointing:
             for i, stage in enumerate(self.net.stages):
@@ -245,6 +251,27 @@ class _Run:
             note = f"; new {self.data.num_classes}-class head" if fresh_head else ""
             _say(f"fine-tuning from {path}{note}")
 
+    def _pretrained(self, name: str) -> HorNet:
+        """The published weights of ``name`` with a fresh head for this data's classes."""
+        net = create_model(
+            name,
+            pretrained=True,
+            num_classes=self.data.num_classes,
+            drop_path_rate=self.config.drop_path,
+        )
+        if self.proc.is_main:
+            _say(f"fine-tuning {name}'s published weights; new {self.data.num_classes}-class head")
+        return net
+
+    def ema_note(self) -> str:
+        """Why the EMA's metric does not mean much yet, or ``""``."""
+        if self.ema is None:
+            return ""
+        seen, horizon = int(self.ema.n_averaged), ema_horizon(self.config.ema_decay)
+        if seen >= horizon:
+            return ""
+        return f"  (EMA not meaningful yet: {seen} of its {horizon:.0f}-update horizon)"
+
     def _restore(self, state: dict) -> None:
         self.net.load_state_dict(state["model"])
         if self.ema is not None and state["ema"] is not None:
@@ -264,7 +291,8 @@ class _Run:
         if not self.proc.is_main:
             return
         self.out.mkdir(parents=True, exist_ok=True)
-        save_atomic(None, self.out / CONFIG, text=json.dumps(self.config.to_dict(), indent=2))
+        stored = {**self.config.to_dict(), "recipe_reason": self.why}
+        save_atomic(None, self.out / CONFIG, text=json.dumps(stored, indent=2))
         state = {
             "format": FORMAT,
             "config": self.config.to_dict(),
@@ -512,16 +540,37 @@ def fit(config: TrainConfig) -> TrainResult:
             f"{out} already holds a run ({CHECKPOINT}); pass --resume to continue it "
             "or --out to start a new one"
         )
-    config = resolve(config)
+    config = _finetune_model(config)
+    img_size = config.img_size or model_config(config.model).img_size
+    stats = data_stats(config, img_size)
+    world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun
+    why = explain(config, stats, world) if state is None else "recipe: the stored run's values"
+    config = resolve(config, stats, world)
     proc = setup(config.device)
     try:
         if proc.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             torch.set_float32_matmul_precision("high")
-        run = _Run(config, proc, state)
-        return _train(run)
+        return _train(_Run(config, proc, state, why))
     finally:
         teardown()
+
+
+def _names_variant(finetune: str) -> bool:
+    """``--finetune`` names a variant (not a file): its published weights are wanted."""
+    return finetune in list_models() and not Path(finetune).exists()
+
+
+def _finetune_model(config: TrainConfig) -> TrainConfig:
+    """``--finetune NAME`` trains the variant NAME: ``--model`` may only agree with it."""
+    if config.finetune is None or not _names_variant(config.finetune):
+        return config
+    if config.model not in (TrainConfig.model, config.finetune):
+        raise ConfigError(
+            f"--finetune {config.finetune} fine-tunes that variant, but --model is "
+            f"{config.model}; drop --model or pass a weights file to --finetune"
+        )
+    return replace(config, model=config.finetune)
 
 
 def _say(text: str) -> None:
@@ -534,6 +583,7 @@ def _train(run: _Run) -> TrainResult:
     config, main = run.config, run.proc.is_main
     say = _say if main else (lambda *_: None)
     say(_describe(run))
+    say(run.why)
     if run.epoch or run.batch:
         say(f"resuming at epoch {run.epoch + 1}, batch {run.batch}/{run.batches}")
     last = config.epochs if config.stop_after is None else min(config.stop_after, config.epochs)
@@ -546,7 +596,7 @@ def _train(run: _Run) -> TrainResult:
                     f"checkpoint saved in {run.out / CHECKPOINT} (continue with --resume)"
                 )
                 raise KeyboardInterrupt
-            say(_summary(run.finish_epoch(), config.epochs))
+            say(_summary(run.finish_epoch(), config.epochs) + run.ema_note())
             run.save()
             if run.agree(stop.requested) and run.epoch < last:
                 say(f"stopped after epoch {run.epoch}; continue with --resume")
