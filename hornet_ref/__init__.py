@@ -8,7 +8,8 @@ Start with :class:`GnConv` (hornet_ref/gnconv.py), then :class:`HorNet`
 - recorder.py: InteractionRecorder, the interaction maps of a whole network
 - analysis/: interaction maps, measured order, effective receptive fields, comparisons
 - plotting.py: figures of the analyses (matplotlib)
-- checkpoint.py: load_pretrained (the authors' checkpoints), read_state_dict
+- checkpoint.py: load_pretrained, read_state_dict (every published layout), convert_checkpoint
+- pretrained.py: the published weights by name (list_pretrained, eval_transform)
 - flops.py: count_flops, count_params
 - train/: training (TrainConfig, fit), the ``hornet-ref train`` / ``evaluate`` commands
 - cli.py: the ``hornet-ref`` command
@@ -24,7 +25,7 @@ from .analysis import (
     sample_images,
     stage_erfs,
 )
-from .checkpoint import CheckpointError, load_pretrained, read_state_dict
+from .checkpoint import CheckpointError, convert_checkpoint, load_pretrained, read_state_dict
 from .flops import count_flops, count_params
 from .gnconv import (
     GlobalLocalFilter,
@@ -35,6 +36,7 @@ from .gnconv import (
     resize_complex_weight,
 )
 from .hornet import HorBlock, HorNet, HorNetConfig, create_model, list_models, model_config
+from .pretrained import DownloadError, eval_transform, list_pretrained
 from .recorder import InteractionRecorder
 from .train import TrainConfig, fit
 
@@ -42,6 +44,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CheckpointError",
+    "DownloadError",
     "GlobalLocalFilter",
     "GnConv",
     "HorBlock",
@@ -52,16 +55,19 @@ __all__ = [
     "TrainConfig",
     "channel_widths",
     "count_flops",
+    "convert_checkpoint",
     "count_params",
     "create_model",
     "depthwise_conv",
     "effective_receptive_field",
+    "eval_transform",
     "fit",
     "harsanyi_dividends",
     "high_contribution_area_ratio",
     "interaction_energy",
     "interaction_maps",
     "list_models",
+    "list_pretrained",
     "load_pretrained",
     "measure_order",
     "model_config",

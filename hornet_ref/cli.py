@@ -17,6 +17,7 @@ from .analysis.commands import add_analysis_commands
 from .flops import count_flops, count_params
 from .hornet import create_model, list_models
 from .train.commands import register as add_train_commands
+from .weights_commands import register as add_weights_commands
 
 __all__ = ["build_parser", "main"]
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=_info)
     add_analysis_commands(sub)  # erf, interactions
     add_train_commands(sub)  # train, evaluate
+    add_weights_commands(sub)  # predict, convert
     return parser
 
 

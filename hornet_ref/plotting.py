@@ -127,7 +127,7 @@ def plot_erf(
     figsize: tuple[float, float] | None = None,
     title: str | None = None,
     columns: int | None = None,
-    log_floor: float | None = None,
+    log_floor: float | None = 1e-4,
 ) -> Figure:
     """Effective receptive fields as heatmaps, each titled with its area ratios.
 
@@ -139,9 +139,12 @@ def plot_erf(
         figsize: (width, height) in inches; default 3.2 inches per panel.
         title: the figure's title.
         columns: panels per row (default: all in one row, up to 4).
-        log_floor: None for linear colours; a fraction such as 1e-16 for log colours
-            from that fraction of each panel's peak up to the peak, so that any
-            non-zero contribution shows (the reach); exact zeros are black.
+        log_floor: log colours from this fraction of each panel's peak up to the
+            peak (default four decades); lower values and exact zeros are black. A
+            linear scale shows only the brightest pixels, so two ERFs whose area
+            ratios differ 40x look alike; on a log scale their tails differ. A tiny
+            floor such as 1e-16 shows any non-zero contribution (the reach); None
+            gives linear colours.
 
     Returns:
         The Figure.
@@ -171,7 +174,8 @@ def plot_erf(
         ax.set_xlabel("x (pixels)", fontsize=8)
         ax.set_ylabel("y (pixels)", fontsize=8)
         ax.tick_params(labelsize=7)
-        fig.colorbar(image, ax=ax, label="contribution", shrink=0.8)
+        label = "contribution" if log_floor is None else "contribution (log)"
+        fig.colorbar(image, ax=ax, label=label, shrink=0.8)
     for ax in axes[len(panels) :]:
         ax.axis("off")
     if title:

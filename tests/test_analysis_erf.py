@@ -194,9 +194,42 @@ def test_random_vs_trained_loads_the_checkpoint_into_the_second_model(tmp_path):
     path = tmp_path / "nano.pth"
     torch.save(trained.state_dict(), path)
     images = noise_images(2, 32)
-    erfs = random_vs_trained("hornet_nano_7x7", path, images, stages=[1, 3], recipe="luo")
+    erfs = random_vs_trained(
+        "hornet_nano_7x7", images, checkpoint=path, stages=[1, 3], recipe="luo"
+    )
     assert erfs["trained"].shape == erfs["random init"].shape == (2, 32, 32)
     torch.testing.assert_close(
         erfs["trained"], stage_erfs(trained, images, stages=[1, 3], recipe="luo")
     )
     assert not torch.allclose(erfs["trained"], erfs["random init"])
+
+
+def test_random_vs_trained_by_name_uses_the_published_weights_in_the_cache(tmp_path):
+    """No path: the variant's published file, here random weights in mmpretrain's layout
+    placed in torch.hub's cache under the name the registry downloads (nothing is fetched)."""
+    from hornet_ref.pretrained import pretrained_cfg
+
+    torch.manual_seed(6)
+    trained = create_model("hornet_tiny_7x7", layer_scale_init_value=1.0)
+    mm = {
+        ("head.fc." + k[5:] if k.startswith("head.") else "backbone." + k)
+        .replace(".pws.", ".projs.")
+        .replace("backbone.norm.", "backbone.norm3.")
+        + (".weight" if k.endswith((".gamma1", ".gamma2")) else ""): v
+        for k, v in trained.state_dict().items()
+    }
+    before = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path))
+    try:
+        cache = tmp_path / "checkpoints"
+        cache.mkdir()
+        torch.save(
+            {"state_dict": mm}, cache / pretrained_cfg("hornet_tiny_7x7")["sources"][0].file_name
+        )
+        images = noise_images(1, 64)
+        erfs = random_vs_trained("hornet_tiny_7x7", images, stages=[3], recipe="luo")
+    finally:
+        torch.hub.set_dir(before)
+    torch.testing.assert_close(
+        erfs["trained"], stage_erfs(trained.eval(), images, stages=[3], recipe="luo")
+    )

@@ -130,3 +130,33 @@ def test_a_missing_checkpoint_or_unknown_model_is_a_clean_error(tmp_path, capsys
     assert main(["erf", "--model", "hornet_huge", "--out", str(out)]) == 1
     assert "unknown model 'hornet_huge'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_erf_and_interactions_take_published_weights_by_name(tmp_path, capsys, monkeypatch):
+    """--pretrained reads the variant's file from torch.hub's cache (placed there, in the
+    authors' layout, under the registry's name); without it and offline, one line."""
+    from hornet_ref.pretrained import pretrained_cfg
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.manual_seed(2)
+    source = pretrained_cfg("hornet_tiny_7x7")["sources"][-1].file_name  # the authors' link
+    torch.save({"model": create_model("hornet_tiny_7x7").state_dict()}, cache / source)
+    out = tmp_path / "erf.png"
+    argv = ["erf", "--model", "hornet_tiny_7x7", "--pretrained", "--img-size", "64"]
+    argv += ["--stage", "3", "--images", "1", "--out", str(out), "--figsize", "4", "4"]
+    assert main(argv) == 0
+    _assert_real_png(out, 400, 400)
+    maps = tmp_path / "maps.png"
+    argv = ["interactions", "--model", "hornet_tiny_7x7", "--pretrained", "--img-size", "64"]
+    assert main([*argv, "--stage", "0", "--out", str(maps)]) == 0
+    capsys.readouterr()
+
+    (cache / source).unlink()
+    monkeypatch.setattr(
+        "socket.getaddrinfo", lambda *a, **k: (_ for _ in ()).throw(OSError("no network"))
+    )
+    assert main(["erf", "--model", "hornet_tiny_7x7", "--pretrained", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "could not download the weights of hornet_tiny_7x7" in err

@@ -62,6 +62,23 @@ def test_erf_figure_titles_carry_the_area_ratios():
     assert isinstance(_images(logged)[0].norm, LogNorm)
 
 
+def test_erf_colours_tell_apart_two_erfs_whose_area_ratios_differ():
+    """Same bright centre, one with a faint wide tail (area ratio at t=0.99 about 40x
+    larger): linear colours draw them almost alike, the default log colours do not."""
+    centre = torch.zeros(64, 64)
+    centre[28:36, 28:36] = 1.0
+    tailed = centre + 1e-3 * (centre == 0)
+
+    def differing_pixels(**options) -> float:
+        fig = plot_erf({"centre": centre, "tailed": tailed}, **options)
+        a, b = (im.to_rgba(im.get_array()) for im in _images(fig))
+        return float((abs(a - b).max(axis=-1) > 0.1).mean())
+
+    assert differing_pixels(log_floor=None) < 0.01
+    assert differing_pixels() > 0.9
+    assert isinstance(_images(plot_erf(centre))[0].norm, LogNorm)
+
+
 def test_erf_figure_marks_unreachable_ratios():
     erf = torch.zeros(8, 8)
     erf[0, 0] = 1.0

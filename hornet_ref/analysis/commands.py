@@ -1,6 +1,7 @@
 """The ``hornet-ref erf`` and ``hornet-ref interactions`` subcommands.
 
     hornet-ref erf --model hornet_tiny_7x7 --out erf.png
+    hornet-ref erf --model hornet_tiny_7x7 --pretrained --out erf_trained.png
     hornet-ref erf --model hornet_tiny_gf --checkpoint hornet_tiny_gf.pth --stage 2 --out erf.png
     hornet-ref interactions --model hornet_tiny_gf --out interactions.png
     hornet-ref interactions --model hornet_tiny_7x7 --stage 2 --block 1 --out maps.png
@@ -17,8 +18,9 @@ import sys
 
 import torch
 
-from ..checkpoint import CheckpointError, load_pretrained
+from ..checkpoint import CheckpointError
 from ..hornet import HorNet, create_model, list_models
+from ..pretrained import DownloadError
 from .erf import THRESHOLDS, area_ratios, stage_erfs
 from .images import noise_images, sample_images
 from .interactions import interaction_maps
@@ -52,17 +54,20 @@ def _build_model(args: argparse.Namespace) -> HorNet:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads or _idle_cores())
     torch.manual_seed(args.seed)
+    if args.pretrained or args.checkpoint is not None:
+        overlay = {"file": args.checkpoint} if args.checkpoint else None
+        return create_model(args.model, pretrained=True, pretrained_cfg_overlay=overlay).eval()
     overrides = {} if args.layer_scale is None else {"layer_scale_init_value": args.layer_scale}
-    model = create_model(args.model, **overrides)
-    if args.checkpoint is not None:
-        load_pretrained(model, args.checkpoint)
-    return model.eval()
+    return create_model(args.model, **overrides).eval()
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="NAME", help="a HorNet variant name")
     parser.add_argument(
         "--checkpoint", metavar="PATH", help="weights for the variant (default: random init)"
+    )
+    parser.add_argument(
+        "--pretrained", action="store_true", help="the variant's published (trained) weights"
     )
     parser.add_argument("--img-size", type=int, help="image side (default: the variant's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights / noise")
@@ -119,7 +124,7 @@ def _erf(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             progress=True,
         )
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
+    except (CheckpointError, DownloadError, FileNotFoundError, ValueError) as e:
         return _error("erf", str(e))
 
     from ..plotting import plot_erf
@@ -132,9 +137,9 @@ def _erf(args: argparse.Namespace) -> int:
             f"{label:<10}"
             + "".join(f"{r.ratio:>12.4f}{' ' if r.reached else '*'}" for r in ratios.values())
         )
-    weights = "trained" if args.checkpoint else "random init"
+    weights = "trained" if args.checkpoint or args.pretrained else "random init"
     title = f"ERF of {args.model} ({weights}, {args.recipe}, {args.images} images, {size}px)"
-    log_floor = 1e-16 if args.log_colors else None
+    log_floor = {"reach": 1e-16, "log": 1e-4, "linear": None}[args.colors]
     _save(plot_erf(panels, title=title, figsize=args.figsize, log_floor=log_floor), args)
     return 0
 
@@ -167,7 +172,7 @@ def _interactions(args: argparse.Namespace) -> int:
             maps[label] = interaction_maps(
                 model, images, module=(stage, block), wrt=args.wrt, probes=args.probes or None
             )
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
+    except (CheckpointError, DownloadError, FileNotFoundError, ValueError) as e:
         return _error("interactions", str(e))
 
     from ..plotting import plot_interaction_maps
@@ -201,10 +206,12 @@ def add_analysis_commands(sub: argparse._SubParsersAction) -> None:
     )
     erf.add_argument("--batch-size", type=int, default=4, help="images per pass")
     erf.add_argument(
-        "--log-colors",
-        action="store_true",
-        help="colour on a log scale down to 1e-16 of each peak, so any non-zero "
-        "contribution shows (the reach); the area ratios are unchanged",
+        "--colors",
+        choices=("log", "reach", "linear"),
+        default="log",
+        help="log: four decades below each peak (default; ERFs that differ look different); "
+        "reach: down to 1e-16, so any non-zero contribution shows; linear: only the peak "
+        "region shows. The area ratios are the same in all three",
     )
     erf.set_defaults(func=_erf)
 

@@ -110,9 +110,9 @@ def compare_interaction_maps(
 
 def random_vs_trained(
     name: str,
-    checkpoint: str | PathLike | Mapping[str, Tensor],
     images: Tensor,
     *,
+    checkpoint: str | PathLike | Mapping[str, Tensor] | None = None,
     stages: Sequence[int] | None = (0, 1, 2, 3),
     seed: int = 0,
     **erf_options: Any,
@@ -121,10 +121,10 @@ def random_vs_trained(
 
     Args:
         name: a variant name for :func:`~hornet_ref.create_model`.
-        checkpoint: its weights (a path or a state_dict), loaded with
-            :func:`~hornet_ref.load_pretrained` (raises CheckpointError if they do
-            not fit the variant).
         images: (N, 3, H, W).
+        checkpoint: its weights (a path or a state_dict); None: the variant's
+            published weights (``create_model(name, pretrained=True)``, downloaded once).
+            Raises CheckpointError if they do not fit the variant.
         stages: the stages whose ERFs to compute.
         seed: seeds the random initialisation.
         **erf_options: passed on to :func:`~hornet_ref.analysis.stage_erfs`.
@@ -134,7 +134,10 @@ def random_vs_trained(
     """
     torch.manual_seed(seed)
     untrained = create_model(name)
-    trained = load_pretrained(create_model(name), checkpoint)
+    if checkpoint is None:
+        trained = create_model(name, pretrained=True)
+    else:
+        trained = load_pretrained(create_model(name), checkpoint)
     return {
         "random init": stage_erfs(untrained, images, stages=stages, **erf_options),
         "trained": stage_erfs(trained, images, stages=stages, **erf_options),

@@ -22,34 +22,16 @@ from __future__ import annotations
 
 import os
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError
+from ..checkpoint import CheckpointError, read_checkpoint, save_atomic
 
 __all__ = ["FORMAT", "capture_rng", "load_checkpoint", "restore_rng", "save_atomic"]
 
 FORMAT = "hornet-ref-train/1"
-
-
-def save_atomic(obj: Any, path: str | os.PathLike, *, text: str | None = None) -> None:
-    """Write ``obj`` with ``torch.save`` (or ``text`` as UTF-8) to ``path`` atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            if text is None:
-                torch.save(obj, f)
-            else:
-                f.write(text.encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -58,13 +40,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     Raises FileNotFoundError, or CheckpointError when the file is not a
     hornet-ref training checkpoint.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint file at {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling, zip and I/O errors all mean "not readable"
-        raise CheckpointError(f"could not read {path} with weights_only=True: {e}") from e
+    state = read_checkpoint(path)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is not a hornet-ref training checkpoint (expected a dict with "

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..checkpoint import CheckpointError, load_pretrained, read_state_dict
+from ..checkpoint import CheckpointError, load_pretrained, read_checkpoint, read_state_dict
 from ..hornet import create_model, model_config
 from .checkpointing import FORMAT
 from .config import ConfigError, TrainConfig
@@ -81,24 +81,16 @@ def evaluate_checkpoint(
     authors' files (then ``model`` names the variant). Raises CheckpointError when
     the checkpoint's classes differ from the data's.
     """
-    if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"no checkpoint file at {checkpoint}")
-    try:
-        state = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling, zip and I/O errors all mean "not readable"
-        raise CheckpointError(f"could not read {checkpoint} with weights_only=True: {e}") from e
-    run = state.get("config") if isinstance(state, dict) and state.get("format") == FORMAT else None
+    state = read_checkpoint(checkpoint)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{checkpoint} holds a {type(state).__name__}, expected weights")
+    run = state.get("config") if state.get("format") == FORMAT else None
     name = model or (run["model"] if run else None)
     if name is None:
         raise ConfigError(f"{checkpoint} holds bare weights: pass --model to name the variant")
-    if ema:
-        if run is None or state.get("ema") is None:
-            raise CheckpointError(f"{checkpoint} has no EMA weights (trained with --ema-decay 0?)")
-        weights = {
-            k.removeprefix("module."): v for k, v in state["ema"].items() if k != "n_averaged"
-        }
-    else:
-        weights = read_state_dict(state["model"] if run else state)
+    if ema and run is not None and state.get("ema") is None:
+        raise CheckpointError(f"{checkpoint} has no EMA weights (trained with --ema-decay 0?)")
+    weights = read_state_dict(state, use_ema=ema)
     head = weights.get("head.weight")
     size = img_size or (run["img_size"] if run and run.get("img_size") else None)
     size = size or model_config(name).img_size
