@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import CheckpointError
+from ..pretrained import DownloadError
 from .config import ConfigError, add_arguments, config_from_args
 from .data import DataError
 from .engine import NonFiniteLossError, fit
@@ -18,7 +19,7 @@ from .evaluate import evaluate_checkpoint
 
 __all__ = ["register"]
 
-_EXPECTED = (ConfigError, DataError, CheckpointError, FileNotFoundError)
+_EXPECTED = (ConfigError, DataError, CheckpointError, DownloadError, FileNotFoundError)
 
 
 def _fail(command: str, error: Exception) -> None:
