@@ -122,6 +122,9 @@ class HorNetConfig:
         num_classes: classes of the linear head; 0 for no head (features only).
         in_chans: channels of the input images.
         drop_path_rate: stochastic depth of the last block; it rises linearly from 0.
+        train_drop_path: the drop_path_rate this variant is trained with by default
+            (the paper's ImageNet-1K values: T 0.2, S 0.4, B 0.5); read by training
+            code, not by the network.
         layer_scale_init_value: initial value of the layer-scale vectors gamma1 and
             gamma2 (0: no layer scale).
         head_init_scale: factor applied to the head's initial weights and bias.
@@ -138,6 +141,7 @@ class HorNetConfig:
     num_classes: int = 1000
     in_chans: int = 3
     drop_path_rate: float = 0.0
+    train_drop_path: float = 0.2
     layer_scale_init_value: float = 1e-6
     head_init_scale: float = 1.0
 
@@ -235,6 +239,7 @@ class HorNet(nn.Module):
 
         self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
         self.head = self._make_head(config.num_classes)
+        self.grad_checkpointing = False
         self.feature_info = [
             {"num_chs": dims[i], "reduction": config.stem_patch * 2**i, "module": f"stages.{i}"}
             for i in range(4)
@@ -261,6 +266,36 @@ class HorNet(nn.Module):
         self.head = self._make_head(num_classes)
         if isinstance(self.head, nn.Linear):
             self._init_weights(self.head)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each block's activations in the backward pass instead of keeping
+        them (activation checkpointing): less memory in training, more compute."""
+        self.grad_checkpointing = enable
+
+    def layer_id(self, param_name: str) -> int:
+        """Depth of a parameter, for layer-wise lr decay: 0 for the stem, then one id
+        per block in order (a downsampling layer shares its stage's first block's id),
+        and ``sum(depths) + 1`` for the final norm and the head."""
+        kind, *index = param_name.split(".")
+        depths = self.config.depths
+        if kind == "downsample_layers":
+            stage = int(index[0])
+            return 0 if stage == 0 else sum(depths[:stage]) + 1
+        if kind == "stages":
+            stage, block = int(index[0]), int(index[1])
+            return sum(depths[:stage]) + block + 1
+        return sum(depths) + 1
+
+    def _stage(self, i: int, x: Tensor) -> Tensor:
+        """Stage i's downsampling then its blocks, checkpointed block by block if enabled."""
+        x = self.downsample_layers[i](x)
+        if not (self.grad_checkpointing and self.training and torch.is_grad_enabled()):
+            return self.stages[i](x)
+        from torch.utils.checkpoint import checkpoint
+
+        for block in self.stages[i]:
+            x = checkpoint(block, x, use_reentrant=False)
+        return x
 
     def _check_input(self, x: Tensor) -> None:
         c = self.config
@@ -312,7 +347,7 @@ class HorNet(nn.Module):
         last = wanted[-1] if (stop_early or intermediates_only) else 3
         maps = []
         for i in range(last + 1):
-            x = self.stages[i](self.downsample_layers[i](x))
+            x = self._stage(i, x)
             if i in wanted:
                 maps.append(x)
         return maps if intermediates_only else (x, maps)
@@ -320,8 +355,8 @@ class HorNet(nn.Module):
     def forward_features(self, x: Tensor) -> Tensor:
         """The last stage's map, unpooled: (B, 8 * base_dim, H / (8 * stem_patch), W / ...)."""
         self._check_input(x)
-        for downsample, stage in zip(self.downsample_layers, self.stages):
-            x = stage(downsample(x))
+        for i in range(4):
+            x = self._stage(i, x)
         return x
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
@@ -336,14 +371,16 @@ class HorNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def _published(base_dim: int, gf: bool, img_size: int = 224) -> HorNetConfig:
+def _published(base_dim: int, gf: bool, drop_path: float, img_size: int = 224) -> HorNetConfig:
     gf_sizes = (None, None, None, None)
     if gf:
         # Stage 3 and 4 maps are img_size/16 and img_size/32; filters fit their rfft2 spectra.
         gf_sizes = (None, None, (14, 8), (7, 4))
         if img_size == 384:
             gf_sizes = (None, None, (24, 13), (12, 7))
-    return HorNetConfig(base_dim=base_dim, gf_sizes=gf_sizes, img_size=img_size)
+    return HorNetConfig(
+        base_dim=base_dim, gf_sizes=gf_sizes, img_size=img_size, train_drop_path=drop_path
+    )
 
 
 def _small(base_dim: int, depths, gf_sizes, stem_patch: int, img_size: int, num_classes: int):
@@ -354,21 +391,23 @@ def _small(base_dim: int, depths, gf_sizes, stem_patch: int, img_size: int, num_
         stem_patch=stem_patch,
         img_size=img_size,
         num_classes=num_classes,
+        train_drop_path=0.1,
     )
 
 
 _MODELS: dict[str, HorNetConfig] = {
-    # The ten published variants (Rao et al. 2022, Table 1 and the authors' model file).
-    "hornet_tiny_7x7": _published(64, gf=False),
-    "hornet_tiny_gf": _published(64, gf=True),
-    "hornet_small_7x7": _published(96, gf=False),
-    "hornet_small_gf": _published(96, gf=True),
-    "hornet_base_7x7": _published(128, gf=False),
-    "hornet_base_gf": _published(128, gf=True),
-    "hornet_base_gf_img384": _published(128, gf=True, img_size=384),
-    "hornet_large_7x7": _published(192, gf=False),
-    "hornet_large_gf": _published(192, gf=True),
-    "hornet_large_gf_img384": _published(192, gf=True, img_size=384),
+    # The ten published variants (Rao et al. 2022, Table 1 and the authors' model file),
+    # with the paper's training drop path (L: its ImageNet-22K pre-training value).
+    "hornet_tiny_7x7": _published(64, gf=False, drop_path=0.2),
+    "hornet_tiny_gf": _published(64, gf=True, drop_path=0.2),
+    "hornet_small_7x7": _published(96, gf=False, drop_path=0.4),
+    "hornet_small_gf": _published(96, gf=True, drop_path=0.4),
+    "hornet_base_7x7": _published(128, gf=False, drop_path=0.5),
+    "hornet_base_gf": _published(128, gf=True, drop_path=0.5),
+    "hornet_base_gf_img384": _published(128, gf=True, drop_path=0.5, img_size=384),
+    "hornet_large_7x7": _published(192, gf=False, drop_path=0.2),
+    "hornet_large_gf": _published(192, gf=True, drop_path=0.2),
+    "hornet_large_gf_img384": _published(192, gf=True, drop_path=0.2, img_size=384),
     # Small models for CPU work. mini: the parity fixtures' architecture (64-224 px).
     "hornet_mini_7x7": _small(16, (1, 1, 2, 1), (None,) * 4, 4, 64, 10),
     "hornet_mini_gf": _small(16, (1, 1, 2, 1), (None, None, (14, 8), (7, 4)), 4, 224, 10),

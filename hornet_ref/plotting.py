@@ -10,8 +10,6 @@ of map, the same in every figure: :data:`INTERACTION_CMAP` for interaction maps,
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -20,8 +18,10 @@ import torch
 from matplotlib import colormaps
 from matplotlib.colors import LogNorm, PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
+from ._files import write_atomic
 from .analysis.erf import THRESHOLDS, area_ratios
 from .analysis.interactions import InteractionMaps
 from .analysis.order import HarsanyiDividends, OrderMeasurement
@@ -29,6 +29,7 @@ from .analysis.order import HarsanyiDividends, OrderMeasurement
 __all__ = [
     "ERF_CMAP",
     "INTERACTION_CMAP",
+    "plot_curves",
     "plot_erf",
     "plot_harsanyi",
     "plot_interaction_maps",
@@ -250,6 +251,58 @@ def plot_harsanyi(
     return fig
 
 
+def plot_curves(
+    history: Sequence[Mapping[str, float]],
+    *,
+    metric: str = "val_acc1",
+    metric_label: str = "top-1 accuracy (%)",
+    epochs: int | None = None,
+    chance: float | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] = (10, 3.8),
+) -> Figure:
+    """A training run's curves, one point per epoch: the train and validation loss on
+    the left, a validation metric (and its EMA's, when the run kept one) on the right.
+
+    Args:
+        history: the run's metrics rows (``TrainResult.history``, or the lines of
+            ``metrics.jsonl``), each with ``epoch``, ``train_loss``, ``val_loss`` and
+            ``metric``.
+        metric: the row key drawn on the right; ``metric + "_ema"`` is drawn too when
+            the rows have it.
+        metric_label: the right panel's y label.
+        epochs: the epoch axis runs to this (the planned length; default: the last row's).
+        chance: a dotted line at this value of the metric (10 for ten classes).
+        title: the figure's title.
+        figsize: (width, height) in inches.
+
+    Returns:
+        The Figure.
+    """
+    if not history:
+        raise ValueError("plot_curves needs at least one epoch of history")
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax_loss, ax_metric = fig.subplots(1, 2)
+    x = [row["epoch"] for row in history]
+    ax_loss.plot(x, [row["train_loss"] for row in history], "o-", label="train")
+    ax_loss.plot(x, [row["val_loss"] for row in history], "o-", label="validation")
+    ax_metric.plot(x, [row[metric] for row in history], "o-", label="validation")
+    if f"{metric}_ema" in history[0]:
+        ax_metric.plot(x, [row[f"{metric}_ema"] for row in history], "o--", label="EMA")
+    if chance is not None:
+        ax_metric.axhline(chance, color="grey", linestyle=":", label="chance")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_metric.set(xlabel="epoch", ylabel=metric_label, title="validation")
+    for ax in (ax_loss, ax_metric):
+        ax.set_xlim(0.5, (epochs or x[-1]) + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def save_figure(fig: Figure, path: str | PathLike, *, dpi: int = 100) -> Path:
     """Write ``fig`` to ``path`` atomically: a temporary file beside it, then a rename.
 
@@ -260,15 +313,5 @@ def save_figure(fig: Figure, path: str | PathLike, *, dpi: int = 100) -> Path:
         The path written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".").lower() or "png"
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            fig.savefig(file, format=fmt, dpi=dpi)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda file: fig.savefig(file, format=fmt, dpi=dpi))

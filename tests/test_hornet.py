@@ -277,6 +277,36 @@ def test_drop_path_rate_rises_linearly_over_all_blocks():
     assert rates == pytest.approx(expected)
 
 
+def test_grad_checkpointing_recomputes_blocks_with_the_same_outputs_and_gradients():
+    """set_grad_checkpointing (timm's name) changes memory, not math: the same logits and
+    parameter gradients in training, the same state_dict keys, and no effect in eval."""
+    torch.manual_seed(0)
+    plain = create_model("hornet_mini_7x7").train()
+    checkpointed = create_model("hornet_mini_7x7").train()
+    checkpointed.load_state_dict(plain.state_dict())
+    checkpointed.set_grad_checkpointing()
+    x = torch.randn(2, 3, 64, 64)
+    out_plain, out_checkpointed = plain(x), checkpointed(x)
+    assert torch.allclose(out_plain, out_checkpointed)
+    out_plain.square().sum().backward()
+    out_checkpointed.square().sum().backward()
+    grads = dict(checkpointed.named_parameters())
+    for name, p in plain.named_parameters():
+        assert torch.allclose(p.grad, grads[name].grad, atol=1e-6), name
+    assert checkpointed.state_dict().keys() == plain.state_dict().keys()
+    checkpointed.set_grad_checkpointing(False)
+    assert not checkpointed.grad_checkpointing
+
+
+def test_the_variant_table_carries_the_papers_training_drop_path():
+    """HORNET.md: drop path 0.2 / 0.4 / 0.5 for T / S / B; the network built uses none."""
+    sizes = {"tiny": 0.2, "small": 0.4, "base": 0.5, "large": 0.2}
+    for name in list_models():
+        size = name.split("_")[1]
+        assert model_config(name).train_drop_path == sizes.get(size, 0.1), name
+        assert model_config(name).drop_path_rate == 0.0, name
+
+
 def test_layer_scale_zero_removes_gammas():
     model = create_model("hornet_mini_7x7", layer_scale_init_value=0.0)
     assert not any("gamma" in k for k in model.state_dict())

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
-from hornet_ref.cli import build_parser
+from hornet_ref.cli import build_parser, main
+from hornet_ref.hornet import model_config
 from hornet_ref.train.config import (
     RECIPES,
     ConfigError,
@@ -16,6 +21,8 @@ from hornet_ref.train.config import (
     config_from_args,
     resolve,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _parse(argv: list[str]) -> TrainConfig:
@@ -75,10 +82,19 @@ def test_given_values_win_over_the_recipe():
 
 @pytest.mark.parametrize(
     "model, drop_path",
-    [("hornet_tiny_gf", 0.2), ("hornet_small_7x7", 0.4), ("hornet_base_gf", 0.5)],
+    [
+        ("hornet_tiny_gf", 0.2),
+        ("hornet_small_7x7", 0.4),
+        ("hornet_base_gf", 0.5),
+        ("hornet_large_gf", 0.2),
+        ("hornet_nano_7x7", 0.1),
+    ],
 )
 def test_imagenet_drop_path_follows_the_paper_by_model_size(model, drop_path):
+    """The paper's T / S / B values, read from the variant table (not the model's name)."""
+    assert model_config(model).train_drop_path == drop_path
     assert resolve(TrainConfig(data="/x", model=model)).drop_path == drop_path
+    assert resolve(TrainConfig(data="/x", model=model, drop_path=0.3)).drop_path == 0.3
 
 
 def test_the_imagenet_recipe_is_the_papers():
@@ -122,3 +138,48 @@ def test_the_config_is_plain_data():
     values = resolve(TrainConfig()).to_dict()
     assert all(isinstance(v, (str, int, float, bool, type(None))) for v in values.values())
     assert TrainConfig.from_dict(values) == resolve(TrainConfig())
+
+
+def test_an_unknown_model_is_one_clear_line(tmp_path, capsys):
+    assert main(["train", "--model", "hornet_tinyy", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert (
+        "hornet-ref train: error: unknown model 'hornet_tinyy'" in err and "hornet_tiny_gf" in err
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_every_flag_states_its_default_once():
+    """No "(default: by data) (default: None)": one statement, and none that says None."""
+    parser = build_parser()
+    subcommands = parser._subparsers._group_actions[0].choices
+    for name in ("train", "evaluate"):
+        help_text = " ".join(subcommands[name].format_help().split())
+        assert "(default: None)" not in help_text, name
+        for action in subcommands[name]._actions:
+            assert (action.help or "").count("(default:") <= 1, action.dest
+    threads = next(a for a in subcommands["train"]._actions if a.dest == "threads")
+    assert threads.help == "CPU threads for torch (default: torch's own choice)"
+    workers = next(a for a in subcommands["train"]._actions if a.dest == "workers")
+    assert workers.help.endswith("(default: by data)")
+
+
+def test_the_train_commands_parse_without_torch():
+    """`hornet-ref train --help` needs only config.py and commands.py, which import no
+    torch (the package root, whose imports another test checks, is bypassed here)."""
+    code = textwrap.dedent(
+        f"""
+        import argparse, sys, types
+        root = types.ModuleType("hornet_ref")
+        root.__path__ = [{str(ROOT / "hornet_ref")!r}]
+        sys.modules["hornet_ref"] = root
+        from hornet_ref.train import commands
+        commands.register(argparse.ArgumentParser().add_subparsers())
+        import hornet_ref.train as train
+        print(train.RECIPES["shapes"]["epochs"])
+        print(sorted(m for m in ("torch", "torchvision", "matplotlib", "tqdm") if m in sys.modules))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["6", "[]"], out.stderr

@@ -125,20 +125,20 @@ def test_resuming_inside_an_epoch_repeats_the_run_exactly(tmp_path, monkeypatch)
     states; resuming finishes the run as if nothing happened."""
     straight = fit(_tiny(tmp_path / "straight", epochs=3, **_RANDOM))
 
-    original, updates = engine._Run._update, []
+    original, updates = engine._update, []
 
-    def update_then_signal(self):
-        original(self)
+    def update_then_signal(*args):
+        original(*args)
         updates.append(1)
         if len(updates) == 11:
             signal.raise_signal(signal.SIGINT)  # as Ctrl-C would
 
-    monkeypatch.setattr(engine._Run, "_update", update_then_signal)
+    monkeypatch.setattr(engine, "_update", update_then_signal)
     with pytest.raises(KeyboardInterrupt):
         fit(_tiny(tmp_path / "split", epochs=3, **_RANDOM))
     state = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
     assert (state["epoch"], state["batch"]) == (1, 3)
-    monkeypatch.setattr(engine._Run, "_update", original)
+    monkeypatch.setattr(engine, "_update", original)
 
     rest = fit(TrainConfig(out=str(tmp_path / "split"), resume=True, progress=False))
     assert _metrics(rest.history) == _metrics(straight.history)
@@ -303,8 +303,10 @@ def test_finetuning_starts_from_the_given_weights_with_a_fresh_head(tmp_path, ca
             assert torch.equal(tuned[key].cpu(), source[key].cpu()), key
 
 
-def test_an_existing_run_is_not_overwritten_without_resume(tmp_path):
+def test_an_existing_run_is_not_overwritten_without_resume(tmp_path, capsys):
     fit(_tiny(tmp_path / "run", epochs=1))
+    last_line = capsys.readouterr().out.splitlines()[-1]
+    assert last_line.startswith("done:") and str(tmp_path / "run" / "checkpoint.pt") in last_line
     with pytest.raises(ConfigError, match="already holds a run.*--resume"):
         fit(_tiny(tmp_path / "run", epochs=1))
     with pytest.raises(ConfigError, match="trained with lr=.*asks for 0.5"):

@@ -13,7 +13,6 @@ from hornet_ref.train.recipe import (
     build_mixing,
     build_optimizer,
     build_scheduler,
-    layer_id,
     param_groups,
     scaled_lr,
 )
@@ -82,8 +81,9 @@ def test_the_scheduler_drives_every_group_and_saves_as_plain_data(tmp_path):
     assert state["lr_lambdas"][0]["total"] == 10
 
 
-def test_layer_ids_rise_with_depth():
-    depths = (2, 3, 18, 2)
+def test_layer_ids_come_from_the_model_and_rise_with_depth():
+    with torch.device("meta"):
+        model = create_model("hornet_tiny_7x7")  # depths (2, 3, 18, 2)
     names = [
         "downsample_layers.0.0.weight",
         "stages.0.0.gamma1",
@@ -94,7 +94,7 @@ def test_layer_ids_rise_with_depth():
         "norm.weight",
         "head.weight",
     ]
-    ids = [layer_id(n, depths) for n in names]
+    ids = [model.layer_id(n) for n in names]
     assert ids == [0, 1, 2, 3, 3, 25, 26, 26]
 
 
@@ -133,6 +133,12 @@ def test_ema_moves_a_decay_fraction_toward_the_weights():
     ema.update_parameters(model)  # first update copies
     with torch.no_grad():
         model.weight.fill_(1.0)
+    ema.update_parameters(model)  # still warming up: decay min(0.9, 2 / 11)
+    assert torch.allclose(ema.module.weight, torch.full((1, 2), 1 - 2 / 11))
+    ema.n_averaged.fill_(1000)  # past the warm-up the decay is 0.9
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+    before = ema.module.weight.detach().clone()
     ema.update_parameters(model)
-    assert torch.allclose(ema.module.weight, torch.full((1, 2), 0.1))
+    assert torch.allclose(ema.module.weight, before + 0.1 * (2.0 - before))
     assert build_ema(model, decay=0.0) is None

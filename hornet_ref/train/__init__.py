@@ -14,18 +14,31 @@ Which file holds what:
 - recipe.py: AdamW groups, warm-up + cosine, layer-wise lr decay, mixup/cutmix, EMA
 - precision.py: autocast dtype choice
 - distributed.py: torchrun processes, DDP backend, collectives
+- task.py: what is learned (loss, validation metrics, what a batch is)
 - checkpointing.py: atomic, weights_only checkpoints and RNG states
-- engine.py: the loop (fit)
+- safeguards.py: never losing work: stop request, position, resuming, loss checks
+- engine.py: the build steps and the loop (fit)
 - evaluate.py: top-1 / top-5 of a model or a checkpoint
 - history.py: metrics.jsonl and curves.png
 - commands.py: ``hornet-ref train`` and ``hornet-ref evaluate``
+
+The names below load on first use (PEP 562), so importing this package, or its
+torch-free config and commands modules, does not load torch.
 """
 
-from .config import RECIPES, ConfigError, TrainConfig
-from .data import DataError
-from .engine import NonFiniteLossError, TrainResult, fit
-from .evaluate import evaluate, evaluate_checkpoint
-from .shapes import SHAPE_CLASSES, make_shapes
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import RECIPES, ConfigError, TrainConfig
+    from .data import DataError
+    from .engine import NonFiniteLossError, TrainResult, fit
+    from .evaluate import evaluate, evaluate_checkpoint
+    from .shapes import SHAPE_CLASSES, make_shapes
 
 __all__ = [
     "RECIPES",
@@ -40,3 +53,42 @@ __all__ = [
     "fit",
     "make_shapes",
 ]
+
+_HOME = {
+    "RECIPES": "config",
+    "ConfigError": "config",
+    "TrainConfig": "config",
+    "DataError": "data",
+    "NonFiniteLossError": "engine",
+    "TrainResult": "engine",
+    "fit": "engine",
+    "evaluate": "evaluate",
+    "evaluate_checkpoint": "evaluate",
+    "SHAPE_CLASSES": "shapes",
+    "make_shapes": "shapes",
+}
+
+
+class _Package(types.ModuleType):
+    """Keeps ``evaluate`` the function when its submodule of the same name loads (the
+    import system would bind the submodule over it)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "evaluate" and isinstance(value, types.ModuleType):
+            value = value.evaluate
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

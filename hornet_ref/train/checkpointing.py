@@ -13,9 +13,10 @@ int, float, bool, None):
     history      one metrics dict per finished epoch
     rng          torch (CPU and CUDA), Python and NumPy generator states
 
-It is written to a temporary file in the same folder, flushed to disk, then
-renamed over the old one (``os.replace`` is atomic on POSIX and Windows): a crash
-or Ctrl-C at any moment leaves either the old checkpoint or the new one.
+It is written by the project's one atomic writer (:mod:`hornet_ref._files`): a
+temporary file in the same folder, flushed to disk, then renamed over the old
+one, so a crash or Ctrl-C at any moment leaves either the old checkpoint or the
+new one; a temporary left by a killed process is removed at the next save.
 """
 
 from __future__ import annotations
@@ -27,11 +28,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError, read_checkpoint, save_atomic
+from .._files import write_atomic
+from ..checkpoint import CheckpointError, read_checkpoint
 
 __all__ = ["FORMAT", "capture_rng", "load_checkpoint", "restore_rng", "save_atomic"]
 
 FORMAT = "hornet-ref-train/1"
+
+
+def save_atomic(obj: Any, path: str | os.PathLike, *, text: str | None = None) -> None:
+    """Write ``obj`` with ``torch.save`` (or ``text`` as UTF-8) to ``path`` atomically
+    (see :func:`hornet_ref._files.write_atomic`)."""
+    if text is None:
+        write_atomic(path, lambda file: torch.save(obj, file))
+    else:
+        write_atomic(path, lambda file: file.write(text.encode()))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

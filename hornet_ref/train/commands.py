@@ -1,64 +1,59 @@
 """``hornet-ref train`` and ``hornet-ref evaluate``: flags in, :func:`fit` /
-:func:`evaluate_checkpoint` out, errors as one clear line and an exit status."""
+:func:`evaluate_checkpoint` out, errors as one clear line and an exit status.
+
+The parsers are built from :mod:`hornet_ref.train.config` alone, so ``--help``
+imports no torch; each handler imports the training code when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
-import torch
-
-from ..checkpoint import CheckpointError
-from ..pretrained import DownloadError
 from .config import ConfigError, add_arguments, config_from_args
-from .data import DataError
-from .engine import NonFiniteLossError, fit
-from .evaluate import evaluate_checkpoint
 
 __all__ = ["register"]
 
-_EXPECTED = (ConfigError, DataError, CheckpointError, DownloadError, FileNotFoundError)
+_THREADS_HELP = "CPU threads for torch (default: torch's own choice)"
 
 
 def _fail(command: str, error: Exception) -> None:
     print(f"hornet-ref {command}: error: {error}", file=sys.stderr)
 
 
-def _respawn_with_passive_openmp(device: str) -> None:
-    """Re-run this command once with ``OMP_WAIT_POLICY=PASSIVE`` when training on CPU.
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean bad input (exit status 2), not a failure of the run."""
+    from ..checkpoint import CheckpointError
+    from ..pretrained import DownloadError
+    from .data import DataError
 
-    By default OpenMP threads spin while they wait for each other. On a machine
-    whose cores are shared with other work, a spinning thread burns the time slice
-    its partner needs: the small ops of a 32x32 HorNet then run several times
-    slower (we measured 5x on a busy 2-core machine). The policy is read once, when
-    torch loads its OpenMP runtime, so it cannot be changed from inside this
-    process; re-executing is the only way. Only the ``hornet-ref`` program does
-    this, never a Python caller, and never when the variable is already set.
-    """
-    program = Path(sys.argv[0]).name
-    if "OMP_WAIT_POLICY" in os.environ or program not in ("hornet-ref", "cli.py"):
+    return (ConfigError, DataError, CheckpointError, DownloadError, FileNotFoundError)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
         return
-    if device != "cpu" and (device != "auto" or torch.cuda.is_available()):
-        return
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "hornet_ref.cli", *sys.argv[1:]], env)
+    if threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def _train(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    _respawn_with_passive_openmp(config.device)
     try:
-        fit(config)
-    except _EXPECTED as e:
+        _set_threads(args.threads)
+        from .engine import NonFiniteLossError, fit
+
+        config = config_from_args(args)
+        try:
+            fit(config)
+        except NonFiniteLossError as e:
+            _fail("train", e)
+            return 1
+    except _expected_errors() as e:
         _fail("train", e)
         return 2
-    except NonFiniteLossError as e:
-        _fail("train", e)
-        return 1
     except KeyboardInterrupt:
         return 130
     return 0
@@ -66,6 +61,9 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     try:
+        _set_threads(args.threads)
+        from .evaluate import evaluate_checkpoint
+
         result = evaluate_checkpoint(
             args.checkpoint,
             args.data,
@@ -78,7 +76,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             val_samples=args.val_samples,
             data_cache=args.data_cache,
         )
-    except _EXPECTED as e:
+    except _expected_errors() as e:
         _fail("evaluate", e)
         return 2
     which = "EMA weights" if args.ema else "weights"
@@ -100,6 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_arguments(train)
+    train.add_argument("--threads", type=int, default=None, help=_THREADS_HELP)
     train.set_defaults(func=_train)
 
     evaluate = subparsers.add_parser(
@@ -113,9 +112,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--model", default=None, help="variant name, for bare weights")
     evaluate.add_argument("--ema", action="store_true", help="use the run's EMA weights")
     evaluate.add_argument("--img-size", type=int, default=None, help="input side")
-    evaluate.add_argument("--batch-size", type=int, default=256)
-    evaluate.add_argument("--device", default="auto")
-    evaluate.add_argument("--workers", type=int, default=None)
+    evaluate.add_argument("--batch-size", type=int, default=256, help="images per batch")
+    evaluate.add_argument(
+        "--device", default="auto", help="'auto' (CUDA if present), 'cpu', 'cuda'"
+    )
+    evaluate.add_argument(
+        "--workers", type=int, default=None, help="data loader processes (default: by data)"
+    )
     evaluate.add_argument("--val-samples", type=int, default=None, help="evaluate a subset")
-    evaluate.add_argument("--data-cache", default="~/.cache/hornet-ref")
+    evaluate.add_argument(
+        "--data-cache", default="~/.cache/hornet-ref", help="where CIFAR is downloaded and kept"
+    )
+    evaluate.add_argument("--threads", type=int, default=None, help=_THREADS_HELP)
     evaluate.set_defaults(func=_evaluate)

@@ -50,6 +50,8 @@ def _opt(help: str, **metadata: Any) -> dict[str, Any]:
 class TrainConfig:
     """Every setting of a training run. ``None`` means "the recipe's value" (see RECIPES)."""
 
+    # One field per setting, each carrying its flag's help: the declarations look alike
+    # by design (`duplicates` pairs them), and add_arguments turns each into a flag.
     # What to train, on what.
     data: str = field(
         default="builtin",
@@ -175,66 +177,41 @@ SESSION_FIELDS = (
 #: Where the data lives may change on --resume (given: this session's; else the run's).
 MOVABLE_FIELDS = ("data", "data_cache")
 
-_IMAGENET_DROP_PATH = {"tiny": 0.2, "small": 0.4, "base": 0.5, "large": 0.2}
+#: The paper's ImageNet-1K recipe (shared/spec/HORNET.md, "Training recipe"). Its
+#: drop path is the model's: ``None`` takes the variant's ``train_drop_path``
+#: (HorNet-T 0.2, S 0.4, B 0.5).
+_PAPER: dict[str, Any] = dict(
+    epochs=300,
+    batch_size=128,
+    lr=4e-3,
+    lr_batch=4096,
+    min_lr=1e-6,
+    warmup_epochs=20,
+    weight_decay=0.05,
+    layer_decay=1.0,
+    clip_grad=5.0,
+    drop_path=None,
+    label_smoothing=0.1,
+    mixup=0.8,
+    cutmix=1.0,
+    rand_augment=9,
+    random_erasing=0.25,
+    ema_decay=0.9999,
+)
 
-#: The recipes. ``imagenet`` is the paper's (shared/spec/HORNET.md, "Training
-#: recipe"); drop path there depends on the model size (T 0.2, S 0.4, B 0.5).
-RECIPES: dict[str, dict[str, Any]] = {
-    "shapes": dict(
-        epochs=6,
-        batch_size=64,
-        lr=2e-3,
-        lr_batch=64,
-        min_lr=1e-5,
-        warmup_epochs=0.5,
-        weight_decay=0.05,
-        layer_decay=1.0,
-        clip_grad=5.0,
-        drop_path=0.0,
-        label_smoothing=0.1,
-        mixup=0.0,
-        cutmix=0.0,
-        rand_augment=0,
-        random_erasing=0.0,
-        ema_decay=0.0,
-    ),
-    "cifar": dict(
-        epochs=100,
-        batch_size=128,
-        lr=2e-3,
-        lr_batch=128,
-        min_lr=1e-5,
-        warmup_epochs=5,
-        weight_decay=0.05,
-        layer_decay=1.0,
-        clip_grad=5.0,
-        drop_path=0.1,
-        label_smoothing=0.1,
-        mixup=0.8,
-        cutmix=1.0,
-        rand_augment=9,
-        random_erasing=0.25,
-        ema_decay=0.999,
-    ),
-    "imagenet": dict(
-        epochs=300,
-        batch_size=128,
-        lr=4e-3,
-        lr_batch=4096,
-        min_lr=1e-6,
-        warmup_epochs=20,
-        weight_decay=0.05,
-        layer_decay=1.0,
-        clip_grad=5.0,
-        drop_path=None,  # by model size, see _IMAGENET_DROP_PATH
-        label_smoothing=0.1,
-        mixup=0.8,
-        cutmix=1.0,
-        rand_augment=9,
-        random_erasing=0.25,
-        ema_decay=0.9999,
-    ),
-}
+#: CIFAR from scratch: the paper's augmentation, a shorter schedule at a smaller batch.
+_CIFAR = _PAPER | dict(
+    epochs=100, lr=2e-3, lr_batch=128, min_lr=1e-5, warmup_epochs=5, drop_path=0.1, ema_decay=0.999
+)
+
+#: The built-in shapes: a few CPU minutes, so no augmentation beyond crop and flip.
+_SHAPES = _CIFAR | dict(
+    epochs=6, batch_size=64, lr_batch=64, warmup_epochs=0.5, drop_path=0.0, ema_decay=0.0,
+    mixup=0.0, cutmix=0.0, rand_augment=0, random_erasing=0.0,
+)  # fmt: skip
+
+#: The recipes, each the paper's with what differs from it overridden.
+RECIPES: dict[str, dict[str, Any]] = {"shapes": _SHAPES, "cifar": _CIFAR, "imagenet": _PAPER}
 
 
 def _recipe_for(config: TrainConfig) -> str:
@@ -249,7 +226,9 @@ def _recipe_for(config: TrainConfig) -> str:
 
 def _auto_values(config: TrainConfig, stats: DataStats, world: int) -> tuple[dict, str]:
     """:func:`~hornet_ref.train.auto.choose` for this config's data and given settings."""
-    paper = dict(RECIPES["imagenet"], drop_path=_imagenet_drop_path(config.model))
+    from ..hornet import model_config  # the model stack loads torch
+
+    paper = dict(RECIPES["imagenet"], drop_path=model_config(config.model).train_drop_path)
     return choose(
         stats,
         epochs=config.epochs,
@@ -272,11 +251,6 @@ def explain(config: TrainConfig, stats: DataStats, world: int = 1) -> str:
     return f"recipe auto: {reason}" + (f"; given: {', '.join(given)}" if given else "")
 
 
-def _imagenet_drop_path(model: str) -> float:
-    size = next((s for s in _IMAGENET_DROP_PATH if f"_{s}_" in model + "_"), None)
-    return _IMAGENET_DROP_PATH.get(size, 0.1)
-
-
 def resolve(config: TrainConfig, stats: DataStats | None = None, world: int = 1) -> TrainConfig:
     """``config`` with every ``None`` recipe field filled in and the values checked.
 
@@ -286,6 +260,12 @@ def resolve(config: TrainConfig, stats: DataStats | None = None, world: int = 1)
     when ``epochs`` is given (the paper's 20 of 300 epochs become 2 of 30). Raises
     ConfigError naming the field and what it accepts.
     """
+    from ..hornet import list_models, model_config  # the model stack loads torch
+
+    if config.model not in list_models():
+        raise ConfigError(
+            f"unknown model {config.model!r}; expected one of {', '.join(list_models())}"
+        )
     if config.recipe == "auto" and stats is not None:
         auto, _ = _auto_values(config, stats, world)
         values = {k: v for k, v in auto.items() if getattr(config, k) is None}
@@ -295,12 +275,13 @@ def resolve(config: TrainConfig, stats: DataStats | None = None, world: int = 1)
     recipe = _recipe_for(config)
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
+    variant = model_config(config.model)
     values = {}
     for name, default in RECIPES[recipe].items():
         if getattr(config, name) is not None:
             continue
         if name == "drop_path" and default is None:
-            default = _imagenet_drop_path(config.model)
+            default = variant.train_drop_path
         if name == "warmup_epochs" and config.epochs is not None:
             default = default * config.epochs / RECIPES[recipe]["epochs"]
         values[name] = default
@@ -351,13 +332,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per :class:`TrainConfig` field, typed and documented from the dataclass.
 
     Every flag defaults to ``argparse.SUPPRESS``, so :func:`config_from_args` sees
-    only what was given and the dataclass stays the one place defaults live.
+    only what was given and the dataclass stays the one place defaults live. Each
+    help states its default once: the recipe's, the dataclass's, or its own words.
     """
     hints = typing.get_type_hints(TrainConfig)
     for f in fields(TrainConfig):
         kind = _base_type(hints[f.name])
-        default = "recipe" if f.default is None and f.name in RECIPES["shapes"] else f.default
-        help_text = f"{f.metadata['help']} (default: {default})"
+        help_text = f.metadata["help"]
+        if "(default:" in help_text:
+            pass  # the help says its own default
+        elif f.name in RECIPES["shapes"]:
+            help_text += " (default: the recipe's)"
+        elif f.default is not None:
+            help_text += f" (default: {f.default})"
         if kind is bool:
             parser.add_argument(
                 f"--{_flag(f.name)}",

@@ -17,7 +17,6 @@ decayed, as the authors' optimiser does (it decays every tensor of 2+ dims).
 from __future__ import annotations
 
 import math
-import re
 
 import torch
 from torch import nn
@@ -34,7 +33,6 @@ __all__ = [
     "build_optimizer",
     "build_scheduler",
     "ema_decay_at",
-    "layer_id",
     "param_groups",
     "scaled_lr",
 ]
@@ -46,30 +44,20 @@ def scaled_lr(config: TrainConfig, world_size: int) -> float:
     return config.lr * total / config.lr_batch
 
 
-def layer_id(name: str, depths: tuple[int, ...]) -> int:
-    """Depth of a HorNet parameter for layer-wise lr decay: 0 for the stem, one id
-    per block in order (a stage's downsampling layer shares its first block's id),
-    ``sum(depths) + 1`` for the final norm and head."""
-    if match := re.match(r"(?:module\.)?downsample_layers\.(\d+)\.", name):
-        stage = int(match.group(1))
-        return 0 if stage == 0 else sum(depths[:stage]) + 1
-    if match := re.match(r"(?:module\.)?stages\.(\d+)\.(\d+)\.", name):
-        stage, block = int(match.group(1)), int(match.group(2))
-        return sum(depths[:stage]) + block + 1
-    return sum(depths) + 1
-
-
 def param_groups(model: nn.Module, *, weight_decay: float, layer_decay: float = 1.0) -> list[dict]:
     """AdamW parameter groups: decay or not, and (with ``layer_decay < 1``) an
-    ``lr_scale`` of ``layer_decay ** (last_id - layer_id)`` per depth."""
-    depths = tuple(getattr(getattr(model, "config", None), "depths", (0, 0, 0, 0)))
-    last = sum(depths) + 1
+    ``lr_scale`` of ``layer_decay ** (last_id - layer_id)`` per depth, the depth
+    coming from the model's own ``layer_id(param_name)`` (see HorNet.layer_id)."""
+    if layer_decay < 1 and not hasattr(model, "layer_id"):
+        raise ValueError(f"layer decay needs a model with a layer_id method, not {type(model)}")
+    layer_of = model.layer_id if layer_decay < 1 else (lambda name: 0)
+    last = layer_of("head.weight")
     groups: dict[tuple[bool, int], dict] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
         decay = param.ndim > 1
-        depth = layer_id(name, depths) if layer_decay < 1 else last
+        depth = layer_of(name)
         group = groups.setdefault(
             (decay, depth),
             {

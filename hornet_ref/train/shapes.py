@@ -5,16 +5,13 @@ random sinusoidal gratings blending two colours, one upright shape of a random
 colour, size (radius 9-13 pixels) and position, and a little pixel noise. The
 class is the shape alone, so a classifier must learn form, not colour or texture.
 
-How hard to make it was measured, not guessed: with shapes of radius 6-11, a
-rotation of up to 15 degrees and full-contrast textures, hornet_nano_7x7 reached
-only 46% in 8 CPU minutes; a ConvNeXt-style network without batch norm needs many
-updates before its blocks start to matter (the gnConv gates start near 3e-3), and
-those minutes go to that. The sizes and contrast here let it pass 90% in the
-default run's budget while still having to tell a disk from a ring, a square
-from a frame and a plus from a cross.
+Shapes are large and textures mild so that the default run learns form within
+its few CPU minutes, while it still has to tell a disk from a ring, a square
+from a frame and a plus from a cross (how the sizes were chosen: the Training
+guide, "The built-in data").
 
 Everything is computed with vectorised tensor ops from a ``torch.Generator``: the
-same ``(n, seed)`` gives the same bytes, and 12,000 images take about a second.
+same ``(n, seed)`` gives the same bytes.
 Shapes are drawn from signed distance functions ``d(a, b)`` in the shape's own
 frame (``a`` right, ``b`` down, the shape spanning about ``[-1, 1]``), negative
 inside; ``sigmoid(-d * r / 0.5)`` turns them into anti-aliased masks.
