@@ -97,7 +97,8 @@ def test_the_default_command_learns_the_builtin_data(tmp_path, capsys):
     assert rows[-1]["val_acc1"] > 20.0 and rows[-1]["val_acc5"] > 65.0
     assert all(r["images_per_sec"] > 0 and r["lr"] > 0 for r in rows)
     out = capsys.readouterr().out
-    assert "hornet_nano_7x7" in out and "recipe shapes" in out and "epoch 3/3" in out
+    assert "hornet_nano_7x7" in out and "recipe auto: 6,400 training images" in out
+    assert "epoch 3/3" in out
     assert _files(tmp_path / "run") == {
         "checkpoint.pt",
         "config.json",

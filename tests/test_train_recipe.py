@@ -133,6 +133,12 @@ def test_ema_moves_a_decay_fraction_toward_the_weights():
     ema.update_parameters(model)  # first update copies
     with torch.no_grad():
         model.weight.fill_(1.0)
+    ema.update_parameters(model)  # still warming up: decay min(0.9, 2 / 11)
+    assert torch.allclose(ema.module.weight, torch.full((1, 2), 1 - 2 / 11))
+    ema.n_averaged.fill_(1000)  # past the warm-up the decay is 0.9
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+    before = ema.module.weight.detach().clone()
     ema.update_parameters(model)
-    assert torch.allclose(ema.module.weight, torch.full((1, 2), 0.1))
+    assert torch.allclose(ema.module.weight, before + 0.1 * (2.0 - before))
     assert build_ema(model, decay=0.0) is None

@@ -24,9 +24,10 @@ def _fail(command: str, error: Exception) -> None:
 def _expected_errors() -> tuple[type[Exception], ...]:
     """Errors that mean bad input (exit status 2), not a failure of the run."""
     from ..checkpoint import CheckpointError
+    from ..pretrained import DownloadError
     from .data import DataError
 
-    return (ConfigError, DataError, CheckpointError, FileNotFoundError)
+    return (ConfigError, DataError, CheckpointError, DownloadError, FileNotFoundError)
 
 
 def _set_threads(threads: int | None) -> None:

@@ -2,11 +2,12 @@
 
 :class:`TrainConfig` holds every setting. Recipe fields default to ``None``,
 meaning "the recipe's value": :func:`resolve` fills them from one of three
-recipes, chosen by ``recipe="auto"`` from the data:
+recipe ``--recipe`` names, or, with ``recipe="auto"`` (the default), from rules
+that look at the data's size (:mod:`hornet_ref.train.auto`). The named ones:
 
 - ``shapes``: the built-in 32x32 dataset, a short run that fits a few CPU minutes;
 - ``cifar``: CIFAR-10/100 from scratch, a longer run with the same 32x32 pipeline;
-- ``imagenet``: the paper's ImageNet-1K recipe, the default for ImageFolder data.
+- ``imagenet``: the paper's ImageNet-1K recipe, to the letter.
 
 :func:`add_arguments` turns every field into a flag (``--batch-size``,
 ``--channels-last/--no-channels-last`` ...) from the dataclass itself, so the
@@ -22,6 +23,8 @@ import typing
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from .auto import DataStats, choose
+
 __all__ = [
     "MOVABLE_FIELDS",
     "RECIPES",
@@ -30,6 +33,7 @@ __all__ = [
     "TrainConfig",
     "add_arguments",
     "config_from_args",
+    "explain",
     "resolve",
 ]
 
@@ -102,7 +106,7 @@ class TrainConfig:
     recipe: str = field(
         default="auto",
         metadata=_opt(
-            "hyper-parameter defaults (auto: from --data)",
+            "hyper-parameter defaults (auto: chosen from the data's size and the run's length)",
             choices=("auto", "shapes", "cifar", "imagenet"),
         ),
     )
@@ -249,22 +253,57 @@ def _recipe_for(config: TrainConfig) -> str:
     return "imagenet"
 
 
-def resolve(config: TrainConfig) -> TrainConfig:
+def _auto_values(config: TrainConfig, stats: DataStats, world: int) -> tuple[dict, str]:
+    """:func:`~hornet_ref.train.auto.choose` for this config's data and given settings."""
+    from ..hornet import model_config  # the model stack loads torch
+
+    paper = dict(RECIPES["imagenet"], drop_path=model_config(config.model).train_drop_path)
+    return choose(
+        stats,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        accum_steps=config.accum_steps,
+        world=world,
+        finetune=config.finetune is not None,
+        paper=paper,
+    )
+
+
+def explain(config: TrainConfig, stats: DataStats, world: int = 1) -> str:
+    """One line: the recipe ``config`` resolves to, why, and which values the user gave."""
+    if config.recipe != "auto":
+        return f"recipe {config.recipe}, as asked"
+    _, reason = _auto_values(config, stats, world)
+    given = [
+        f"{k}={getattr(config, k)}" for k in RECIPES["shapes"] if getattr(config, k) is not None
+    ]
+    return f"recipe auto: {reason}" + (f"; given: {', '.join(given)}" if given else "")
+
+
+def resolve(config: TrainConfig, stats: DataStats | None = None, world: int = 1) -> TrainConfig:
     """``config`` with every ``None`` recipe field filled in and the values checked.
 
-    The recipe's warm-up keeps its share of the run when ``epochs`` is given
-    (the paper's 20 of 300 epochs become 2 of 30). Raises ConfigError naming the
-    field and what it accepts.
+    With ``recipe="auto"`` and ``stats`` (what the data looks like), the fields come
+    from :func:`hornet_ref.train.auto.choose`; without ``stats``, auto picks a named
+    recipe from ``config.data``. A named recipe's warm-up keeps its share of the run
+    when ``epochs`` is given (the paper's 20 of 300 epochs become 2 of 30). Raises
+    ConfigError naming the field and what it accepts.
     """
-    recipe = _recipe_for(config)
-    if recipe not in RECIPES:
-        raise ConfigError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
     from ..hornet import list_models, model_config  # the model stack loads torch
 
     if config.model not in list_models():
         raise ConfigError(
             f"unknown model {config.model!r}; expected one of {', '.join(list_models())}"
         )
+    if config.recipe == "auto" and stats is not None:
+        auto, _ = _auto_values(config, stats, world)
+        values = {k: v for k, v in auto.items() if getattr(config, k) is None}
+        config = replace(config, **values)
+        _check(config)
+        return config
+    recipe = _recipe_for(config)
+    if recipe not in RECIPES:
+        raise ConfigError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
     variant = model_config(config.model)
     values = {}
     for name, default in RECIPES[recipe].items():

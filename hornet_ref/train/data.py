@@ -32,6 +32,7 @@ from torchvision import datasets, tv_tensors
 from torchvision.transforms import v2
 
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
+from .auto import DataStats
 from .config import TrainConfig
 from .shapes import SHAPE_CLASSES, make_shapes
 
@@ -40,6 +41,7 @@ __all__ = [
     "Datasets",
     "build_datasets",
     "build_loaders",
+    "data_stats",
     "default_workers",
     "eval_transform",
 ]
@@ -135,7 +137,7 @@ def _cifar(config: TrainConfig, train: bool) -> tuple[Tensor, Tensor, list[str]]
     return images, torch.tensor(ds.targets), list(ds.classes)
 
 
-def _image_folder(root: Path, split: str, transform: v2.Transform) -> datasets.ImageFolder:
+def _image_folder(root: Path, split: str, transform: v2.Transform | None) -> datasets.ImageFolder:
     folder = root / split
     layout = f"{root}/train/<class>/<image> and {root}/val/<class>/<image> (ImageNet layout)"
     if not folder.is_dir():
@@ -151,6 +153,33 @@ def _subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
         return dataset
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
     return Subset(dataset, order[:n].tolist())
+
+
+def data_stats(config: TrainConfig, img_size: int) -> DataStats:
+    """What ``--recipe auto`` looks at: training images (after ``--train-samples``),
+    classes and the input side, found without building the datasets' transforms.
+
+    Raises DataError as :func:`build_datasets` does.
+    """
+    kind = _kind(config.data)
+    if kind == "builtin":
+        n, classes = config.train_samples or _BUILTIN_SIZES[0], len(SHAPE_CLASSES)
+    elif kind in ("cifar10", "cifar100"):
+        n, classes = 50_000, 10 if kind == "cifar10" else 100
+    else:
+        root = Path(config.data).expanduser()
+        if not root.is_dir():
+            raise DataError(_no_dataset(config.data))
+        train = _image_folder(root, "train", None)
+        n, classes = len(train), len(train.classes)
+    return DataStats(min(n, config.train_samples or n), classes, img_size)
+
+
+def _no_dataset(data: str) -> str:
+    return (
+        f"no dataset at {data!r}: expected 'builtin', 'cifar10', 'cifar100', or "
+        f"a folder holding train/<class>/<image> and val/<class>/<image>"
+    )
 
 
 def build_datasets(config: TrainConfig, img_size: int) -> Datasets:
@@ -181,10 +210,7 @@ def build_datasets(config: TrainConfig, img_size: int) -> Datasets:
     else:
         root = Path(config.data).expanduser()
         if not root.is_dir():
-            raise DataError(
-                f"no dataset at {config.data!r}: expected 'builtin', 'cifar10', 'cifar100', or "
-                f"a folder holding train/<class>/<image> and val/<class>/<image>"
-            )
+            raise DataError(_no_dataset(config.data))
         train = _image_folder(root, "train", train_tf)
         val = _image_folder(root, "val", val_tf)
         if train.classes != val.classes:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import resource
 import sys
 from collections.abc import Iterator
@@ -56,10 +57,11 @@ from tqdm.auto import tqdm
 
 from ..checkpoint import load_pretrained, read_state_dict
 from ..flops import count_params
-from ..hornet import HorNet, create_model, model_config
+from ..hornet import HorNet, create_model, list_models, model_config
+from .auto import ema_horizon
 from .checkpointing import FORMAT, capture_rng, restore_rng, save_atomic
-from .config import ConfigError, TrainConfig, resolve
-from .data import Datasets, build_datasets, build_loaders, default_workers
+from .config import ConfigError, TrainConfig, explain, resolve
+from .data import Datasets, build_datasets, build_loaders, data_stats, default_workers
 from .distributed import Process, all_reduce_sum, setup, teardown
 from .history import save_curves, write_metrics
 from .precision import amp_dtype, autocast
@@ -192,6 +194,13 @@ def build_model(config: TrainConfig, proc: Process, num_classes: int, state: dic
         net.load_state_dict(state["model"])
     elif config.finetune and config.task == "segment":
         load_pretrained(net.backbone, read_state_dict(config.finetune), skip_head=True)
+    elif config.finetune and _names_variant(config.finetune):
+        net = create_model(
+            config.finetune, pretrained=True, num_classes=num_classes,
+            drop_path_rate=config.drop_path,
+        )  # fmt: skip
+        if proc.is_main:
+            _say(f"fine-tuning {config.finetune}'s published weights; new {num_classes}-class head")
     elif config.finetune:
         _load_finetune(net, config.finetune, num_classes, proc)
     net.set_grad_checkpointing(config.grad_checkpointing)
@@ -213,6 +222,23 @@ def build_model(config: TrainConfig, proc: Process, num_classes: int, state: dic
         train_net = torch.compile(train_net, dynamic=False)
         eval_net = torch.compile(net, dynamic=False)
     return Model(net, train_net, eval_net, amp_dtype(config.precision, device), memory_format)
+
+
+def _names_variant(finetune: str) -> bool:
+    """``--finetune`` names a variant (not a file): its published weights are wanted."""
+    return finetune in list_models() and not Path(finetune).exists()
+
+
+def _finetune_model(config: TrainConfig) -> TrainConfig:
+    """``--finetune NAME`` trains the variant NAME: ``--model`` may only agree with it."""
+    if config.finetune is None or not _names_variant(config.finetune):
+        return config
+    if config.model not in (TrainConfig.model, config.finetune):
+        raise ConfigError(
+            f"--finetune {config.finetune} fine-tunes that variant, but --model is "
+            f"{config.model}; drop --model or pass a weights file to --finetune"
+        )
+    return replace(config, model=config.finetune)
 
 
 def _load_finetune(net: HorNet, path: str, num_classes: int, proc: Process) -> None:
@@ -303,18 +329,26 @@ def fit(config: TrainConfig) -> TrainResult:
     KeyboardInterrupt (after saving a checkpoint) on Ctrl-C.
     """
     config, state = open_run(config, Path(config.out) / CHECKPOINT)
-    config = resolve(config)
+    config = _finetune_model(config)
+    if config.model not in list_models():
+        raise ConfigError(
+            f"unknown model {config.model!r}; expected one of {', '.join(list_models())}"
+        )
+    stats = data_stats(config, config.img_size or model_config(config.model).img_size)
+    world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun
+    why = explain(config, stats, world) if state is None else "recipe: the stored run's values"
+    config = resolve(config, stats, world)
     proc = setup(config.device)
     try:
         if proc.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             torch.set_float32_matmul_precision("high")
-        return _train(config, proc, state)
+        return _train(config, proc, state, why)
     finally:
         teardown()
 
 
-def _train(config: TrainConfig, proc: Process, state: dict | None) -> TrainResult:
+def _train(config: TrainConfig, proc: Process, state: dict | None, why: str) -> TrainResult:
     data = build_data(config, proc, state)
     config = replace(config, img_size=data.img_size)
     model = build_model(config, proc, data.num_classes, state)
@@ -322,6 +356,7 @@ def _train(config: TrainConfig, proc: Process, state: dict | None) -> TrainResul
     task = build_task(config, proc, data, model)
     pos, out, say = Position.from_state(state, proc.world), Path(config.out), _printer(proc)
     say(_describe(config, proc, data, model, opt))
+    say(why)
     if pos.epoch or pos.batch:
         say(f"resuming at epoch {pos.epoch + 1}, batch {pos.batch}/{data.batches}")
     last = config.epochs if config.stop_after is None else min(config.stop_after, config.epochs)
@@ -342,7 +377,7 @@ def _train(config: TrainConfig, proc: Process, state: dict | None) -> TrainResul
                     _update(opt, model.net, config.clip_grad)
                     pos.batch = b + 1
                     if meter.due(stop) and meter.sync(stop, opt.current_lr(), out / CHECKPOINT):
-                        _save(out, config, model, opt, pos, proc)
+                        _save(out, config, model, opt, pos, proc, why)
                         say(
                             f"stopped at epoch {pos.epoch + 1}, batch {pos.batch}/{data.batches}; "
                             + _saved(out)
@@ -350,8 +385,8 @@ def _train(config: TrainConfig, proc: Process, state: dict | None) -> TrainResul
                         raise KeyboardInterrupt
             row = _epoch_row(proc, data, model, opt, task, pos)
             pos.finish_epoch(row)
-            say(_epoch_line(row, config.epochs, task))
-            _save(out, config, model, opt, pos, proc)
+            say(_epoch_line(row, config.epochs, task) + _ema_note(opt.ema, config.ema_decay))
+            _save(out, config, model, opt, pos, proc, why)
             if _agree(stop.requested, proc) and pos.epoch < last:
                 say(f"stopped after epoch {pos.epoch}; " + _saved(out))
                 raise KeyboardInterrupt
@@ -440,13 +475,20 @@ def _epoch_row(
 
 
 def _save(
-    out: Path, config: TrainConfig, model: Model, opt: Optimisation, pos: Position, proc: Process
+    out: Path,
+    config: TrainConfig,
+    model: Model,
+    opt: Optimisation,
+    pos: Position,
+    proc: Process,
+    why: str,
 ) -> None:
     """Write the checkpoint (and, with it, config.json and metrics.jsonl) on rank 0."""
     if not proc.is_main:
         return
     out.mkdir(parents=True, exist_ok=True)
-    save_atomic(None, out / CONFIG, text=json.dumps(config.to_dict(), indent=2))
+    stored = config.to_dict() | {"recipe_reason": why}
+    save_atomic(None, out / CONFIG, text=json.dumps(stored, indent=2))
     state = {
         "format": FORMAT,
         "config": config.to_dict(),
@@ -494,6 +536,16 @@ def _describe(
         f"{proc.device}, {str(model.dtype).removeprefix('torch.')}"
         f"{', compiled' if c.compile else ''}; run folder {c.out}"
     )
+
+
+def _ema_note(ema: AveragedModel | None, decay: float) -> str:
+    """Why the EMA's metric does not mean much yet, or ``""``."""
+    if ema is None:
+        return ""
+    seen, horizon = int(ema.n_averaged), ema_horizon(decay)
+    if seen >= horizon:
+        return ""
+    return f"  (EMA not meaningful yet: {seen} of its {horizon:.0f}-update horizon)"
 
 
 def _saved(out: Path) -> str:

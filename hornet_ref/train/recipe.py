@@ -4,7 +4,8 @@ Rao et al. 2022 train HorNet as ConvNeXt was trained (facts in
 shared/spec/HORNET.md, "Training recipe"): AdamW with weight decay on weights
 only, a learning rate scaled with the total batch, linear warm-up then cosine,
 drop path, label smoothing, mixup/cutmix, RandAugment and random erasing, an EMA
-of the weights, gradient clipping; layer-wise lr decay when fine-tuning.
+of the weights (its decay warming up over the first updates), gradient clipping;
+layer-wise lr decay when fine-tuning.
 
 Which parameters get no weight decay: every parameter with one dimension, that
 is the LayerNorm weights and biases, all conv and linear biases, and the
@@ -20,7 +21,7 @@ import math
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torchvision.transforms import v2
 
 from .config import TrainConfig
@@ -31,6 +32,7 @@ __all__ = [
     "build_mixing",
     "build_optimizer",
     "build_scheduler",
+    "ema_decay_at",
     "param_groups",
     "scaled_lr",
 ]
@@ -122,12 +124,32 @@ def build_mixing(config: TrainConfig, num_classes: int) -> v2.Transform | None:
     return mixers[0] if len(mixers) == 1 else v2.RandomChoice(mixers)
 
 
+def ema_decay_at(decay: float, t: int) -> float:
+    """The EMA's decay at its ``t``-th average: ``min(decay, (1 + t) / (10 + t))``.
+
+    Early on the average follows the weights closely (0.18 at t = 1, 0.5 at t = 8),
+    so it is not stuck near the random initial weights on a run shorter than the
+    horizon ``1 / (1 - decay)``; after about ``10 / (1 - decay)`` updates the warm-up
+    no longer matters.
+    """
+    return min(decay, (1 + t) / (10 + t))
+
+
+def _warming_ema(decay: float):
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], t: torch.Tensor):
+        # a' = d_t a + (1 - d_t) w, for every tensor at once
+        torch._foreach_lerp_(averaged, current, 1 - ema_decay_at(decay, int(t)))
+
+    return update
+
+
 def build_ema(model: nn.Module, decay: float) -> AveragedModel | None:
     """An exponential moving average of ``model``'s weights and buffers, or None (decay 0).
 
-    Call ``ema.update_parameters(model)`` after each update; ``ema.module`` is the
-    averaged network.
+    The decay warms up (:func:`ema_decay_at`). Call ``ema.update_parameters(model)``
+    after each update; ``ema.module`` is the averaged network and ``ema.n_averaged``
+    counts the updates seen.
     """
     if decay <= 0:
         return None
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    return AveragedModel(model, multi_avg_fn=_warming_ema(decay), use_buffers=True)

@@ -1,0 +1,174 @@
+"""``--recipe auto``: a training recipe chosen from the data, not from its name.
+
+:func:`choose` is a pure function of what the data and the run look like
+(:class:`DataStats`: training images, classes, input side) and returns every
+recipe field, plus one line saying why. The rules, by the number of training
+images ``n`` (the table in docs/training.md, "Your own data", is generated from
+this module):
+
+- **paper** (``n >= 500,000``, ImageNet scale): the paper's recipe, unchanged
+  (``RECIPES["imagenet"]``: lr 4e-3 at a total batch of 4096, 300 epochs, mixup,
+  cutmix, RandAugment 9, random erasing, EMA 0.9999).
+- below it the paper's linear lr scaling is dropped: 4e-3 scaled from 4096 down
+  to a batch of 128 is 1.25e-4, too small to train a network from scratch in a
+  short run. The lr is given for the tier's own batch instead (it still scales
+  linearly when ``--batch-size`` or processes change it), and:
+
+  - **large** (``50,000 <= n``, CIFAR size): the paper's augmentation, lr 2e-3
+    at batch 128, at least 100 epochs;
+  - **medium** (``20,000 <= n``): lighter augmentation (RandAugment 5, mixup 0.2,
+    no cutmix, no erasing), lr 2e-3 at batch 128, at least 30 epochs;
+  - **small** (``n < 20,000``): no mixup, cutmix, erasing or RandAugment (each
+    costs accuracy when a class has a few hundred images), lr 2e-3 at batch 64,
+    no drop path.
+
+- **run length**, when ``epochs`` is not given: the tier's epochs, but never fewer
+  than ``MIN_UPDATES`` optimiser updates nor fewer than ``MIN_EPOCHS`` epochs,
+  because a small set gives few updates per epoch and the network needs updates,
+  not epochs, to converge (layer scale starts every block at 1e-6).
+- **warm-up**: the paper's share of the run, 20 of 300 epochs.
+- **EMA**: an averaging horizon of ``EMA_SHARE`` of the run's updates, so the
+  average forgets the first, untrained weights before the run ends; the decay is
+  ``1 - 1 / horizon``, at most the paper's 0.9999 (no EMA for 10 updates or fewer).
+- **fine-tuning** (``finetune``): lr 1e-4 at the tier's batch, layer-wise lr decay
+  0.8, drop path 0.1, at least 10 epochs and ``MIN_UPDATES_FINETUNE`` updates; the
+  augmentation follows the data's tier.
+
+Fields the user set are not touched here; :func:`~hornet_ref.train.config.resolve`
+fills only what was left out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "EMA_SHARE",
+    "MIN_EPOCHS",
+    "MIN_UPDATES",
+    "MIN_UPDATES_FINETUNE",
+    "DataStats",
+    "choose",
+    "ema_horizon",
+    "tier",
+]
+
+#: The fewest optimiser updates a run from scratch gets when ``epochs`` is not given.
+MIN_UPDATES = 700
+#: The fewest updates a fine-tuning run gets.
+MIN_UPDATES_FINETUNE = 300
+#: The fewest epochs any run gets when ``epochs`` is not given.
+MIN_EPOCHS = 6
+#: The EMA's averaging horizon, as a share of the run's updates.
+EMA_SHARE = 0.1
+
+_PAPER_SCALE, _LARGE, _MEDIUM = 500_000, 50_000, 20_000
+_PAPER_EMA = 0.9999
+_WARMUP_SHARE = 20 / 300  # the paper's 20 warm-up epochs of 300
+
+#: What each tier below the paper's sets (the paper's tier is RECIPES["imagenet"]).
+_TIERS: dict[str, dict[str, Any]] = {
+    "large": dict(
+        epochs=100, batch_size=128, lr=2e-3, drop_path=0.1,
+        mixup=0.8, cutmix=1.0, rand_augment=9, random_erasing=0.25,
+    ),
+    "medium": dict(
+        epochs=30, batch_size=128, lr=2e-3, drop_path=0.1,
+        mixup=0.2, cutmix=0.0, rand_augment=5, random_erasing=0.0,
+    ),
+    "small": dict(
+        epochs=0, batch_size=64, lr=2e-3, drop_path=0.0,
+        mixup=0.0, cutmix=0.0, rand_augment=0, random_erasing=0.0,
+    ),
+}  # fmt: skip
+_COMMON = dict(min_lr=1e-5, weight_decay=0.05, layer_decay=1.0, clip_grad=5.0, label_smoothing=0.1)
+_FINETUNE = dict(lr=1e-4, layer_decay=0.8, drop_path=0.1, epochs=10)
+
+
+@dataclass(frozen=True)
+class DataStats:
+    """What :func:`choose` looks at: the training set's size and classes, the input side."""
+
+    train_images: int
+    classes: int
+    img_size: int
+
+
+def tier(train_images: int) -> str:
+    """``"paper"``, ``"large"``, ``"medium"`` or ``"small"`` by the training set's size."""
+    if train_images >= _PAPER_SCALE:
+        return "paper"
+    if train_images >= _LARGE:
+        return "large"
+    return "medium" if train_images >= _MEDIUM else "small"
+
+
+def ema_horizon(decay: float) -> float:
+    """Updates an EMA of ``decay`` averages over: ``1 / (1 - decay)`` (inf for 0)."""
+    return math.inf if decay <= 0 else 1 / (1 - decay)
+
+
+def _batch_for(train_images: int, batch_size: int) -> int:
+    """The tier's batch, halved until a training set gives at least 8 batches."""
+    while batch_size > 8 and train_images // batch_size < 8:
+        batch_size //= 2
+    return batch_size
+
+
+def choose(
+    stats: DataStats,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    accum_steps: int = 1,
+    world: int = 1,
+    finetune: bool = False,
+    paper: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], str]:
+    """Every recipe field for data like ``stats``, and one line saying why.
+
+    ``epochs`` and ``batch_size`` are the user's (None: the rules choose), because
+    the run's length in updates follows from them. ``paper`` is the paper's recipe
+    (``RECIPES["imagenet"]``), returned as it is at ImageNet scale.
+    """
+    n = stats.train_images
+    name = tier(n)
+    if name == "paper" and not finetune:
+        values = dict(paper or {})
+        reason = f"{n:,} training images: ImageNet scale, the paper's recipe"
+        return values, reason
+    base = _TIERS["large" if name == "paper" else name]
+    values = {**_COMMON, **base}
+    values["lr_batch"] = _batch_for(n, base["batch_size"])
+    values["batch_size"] = batch = batch_size or values["lr_batch"]
+    if finetune:
+        values.update(_FINETUNE)
+    updates_per_epoch = max(n // (batch * accum_steps * world), 1)
+    least = MIN_UPDATES_FINETUNE if finetune else MIN_UPDATES
+    length = "--epochs given"
+    if epochs is None:
+        epochs = max(values["epochs"], MIN_EPOCHS, math.ceil(least / updates_per_epoch))
+        length = f">= {least} updates and {max(values['epochs'], MIN_EPOCHS)} epochs"
+    values["epochs"] = epochs
+    values["warmup_epochs"] = round(epochs * _WARMUP_SHARE, 2)
+    updates = epochs * updates_per_epoch
+    values["ema_decay"] = min(_PAPER_EMA, 1 - 1 / max(EMA_SHARE * updates, 1))
+    augment = (
+        "no mixup/cutmix/RandAugment/erasing"
+        if name == "small"
+        else f"mixup {values['mixup']}, cutmix {values['cutmix']}, "
+        f"RandAugment {values['rand_augment']}, erasing {values['random_erasing']}"
+    )
+    start = "fine-tuning" if finetune else "from scratch"
+    reason = (
+        f"{n:,} training images ({name} data), {stats.classes} classes, "
+        f"{stats.img_size} px, {start}: {augment}; lr {values['lr']:.0e} at batch "
+        f"{values['lr_batch']} (not the paper's 4e-3 at 4096, which scales to "
+        f"{4e-3 * batch / 4096:.1e} here); {epochs} epochs = {updates} updates "
+        f"({length}); EMA {values['ema_decay']:.5f} (horizon {EMA_SHARE:.0%} of the run)"
+    )
+    if finetune:
+        reason += f"; layer decay {values['layer_decay']}"
+    return values, reason

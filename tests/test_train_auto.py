@@ -1,0 +1,164 @@
+"""--recipe auto: the documented choices by dataset size, a short run's warm-up and EMA
+horizon, the EMA's warm-up, and the one-line reason a run prints and stores."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from hornet_ref.train import TrainConfig, fit
+from hornet_ref.train.auto import (
+    EMA_SHARE,
+    MIN_EPOCHS,
+    MIN_UPDATES,
+    DataStats,
+    choose,
+    ema_horizon,
+    tier,
+)
+from hornet_ref.train.config import RECIPES, explain, resolve
+from hornet_ref.train.recipe import build_ema, ema_decay_at
+
+IMAGENET = DataStats(1_281_167, 1000, 224)
+
+
+def _auto(n: int, **given) -> TrainConfig:
+    return resolve(TrainConfig(data="/some/folder", **given), DataStats(n, 10, 32))
+
+
+@pytest.mark.parametrize(
+    "n, name, batch, epochs, mixup, rand_augment",
+    [
+        (1_500, "small", 64, 31, 0.0, 0),  # 23 updates an epoch: 31 epochs for 700 updates
+        (10_000, "small", 64, 6, 0.0, 0),
+        (30_000, "medium", 128, 30, 0.2, 5),
+        (100_000, "large", 128, 100, 0.8, 9),
+    ],
+)
+def test_below_imagenet_scale_the_documented_choices(n, name, batch, epochs, mixup, rand_augment):
+    assert tier(n) == name
+    config = _auto(n)
+    assert (config.batch_size, config.epochs) == (batch, epochs)
+    assert (config.mixup, config.rand_augment) == (mixup, rand_augment)
+    assert config.lr == 2e-3 and config.lr_batch == batch  # not 4e-3 scaled down from 4096
+    updates = epochs * (n // batch)
+    assert updates >= MIN_UPDATES and epochs >= MIN_EPOCHS
+    assert ema_horizon(config.ema_decay) == pytest.approx(EMA_SHARE * updates, rel=1e-3)
+
+
+def test_at_imagenet_scale_auto_is_the_papers_recipe_to_the_letter():
+    auto = resolve(TrainConfig(data="/imagenet", model="hornet_tiny_gf"), IMAGENET)
+    paper = resolve(TrainConfig(data="/imagenet", model="hornet_tiny_gf", recipe="imagenet"))
+    assert auto.recipe == "auto" and paper.recipe == "imagenet"
+    for name in RECIPES["imagenet"]:
+        assert getattr(auto, name) == getattr(paper, name), name
+    assert (paper.lr, paper.lr_batch, paper.epochs, paper.ema_decay) == (4e-3, 4096, 300, 0.9999)
+
+
+def test_a_shortened_run_keeps_the_warmup_share_and_an_ema_horizon_of_a_tenth():
+    """--epochs 15 on 1,500 images: 345 updates, 1 warm-up epoch (the paper's 20/300),
+    an EMA averaging over about 35 updates rather than the paper's 10,000."""
+    config = _auto(1_500, epochs=15)
+    assert config.epochs == 15 and config.warmup_epochs == pytest.approx(1.0)
+    assert ema_horizon(config.ema_decay) == pytest.approx(0.1 * 15 * 23, rel=1e-3)
+
+
+def test_what_the_user_sets_wins_and_the_reason_says_so():
+    config = _auto(1_500, lr=1e-3, mixup=0.5, ema_decay=0.0, batch_size=32)
+    assert (config.lr, config.mixup, config.ema_decay, config.batch_size) == (1e-3, 0.5, 0, 32)
+    assert config.epochs == math.ceil(MIN_UPDATES / (1_500 // 32))  # updates at the given batch
+    line = explain(TrainConfig(data="/x", lr=1e-3, mixup=0.5), DataStats(1_500, 10, 32))
+    assert "\n" not in line and "small data" in line and "given: lr=0.001, mixup=0.5" in line
+
+
+def test_a_tiny_set_gets_a_batch_that_leaves_eight_updates_an_epoch():
+    config = _auto(100)
+    assert config.batch_size == 8 and config.epochs * (100 // 8) >= MIN_UPDATES
+
+
+def test_a_run_of_ten_updates_or_fewer_keeps_no_ema():
+    assert _auto(1_500, epochs=1, batch_size=150).ema_decay == 0
+
+
+def test_finetuning_lowers_the_lr_and_decays_it_by_layer():
+    values, reason = choose(DataStats(1_500, 10, 224), finetune=True)
+    assert values["lr"] < 2e-3 and values["layer_decay"] < 1 and "fine-tuning" in reason
+    assert choose(IMAGENET, finetune=True)[0]["lr"] == values["lr"]
+
+
+def test_the_ema_decay_warms_up_then_holds():
+    assert ema_decay_at(0.999, 1) == pytest.approx(2 / 11)
+    assert ema_decay_at(0.999, 10_000) == 0.999
+    ema = build_ema(nn.Linear(1, 1, bias=False), 0.999)
+    model = nn.Linear(1, 1, bias=False)
+    for value in (0.0, 1.0):  # the first update copies, the second averages with d = 2/11
+        model.weight.data.fill_(value)
+        ema.update_parameters(model)
+    assert float(ema.module.weight.detach()) == pytest.approx(1 - 2 / 11)
+    assert int(ema.n_averaged) == 2
+
+
+def test_a_run_prints_and_stores_its_recipe_and_flags_a_young_ema(tmp_path, capsys):
+    """64 built-in images, one epoch: auto picks batch 8 (8 updates), prints one recipe
+    line, stores it in config.json; an EMA of horizon 100 is flagged as not meaningful."""
+    out = tmp_path / "run"
+    config = TrainConfig(
+        model="hornet_mini_7x7", img_size=32, train_samples=64, val_samples=32, epochs=1,
+        ema_decay=0.99, out=str(out), progress=False, workers=0,
+    )  # fmt: skip
+    result = fit(config)
+    printed = capsys.readouterr().out
+    assert result.config.batch_size == 8
+    line = next(x for x in printed.splitlines() if x.startswith("recipe auto: 64 training"))
+    assert "(small data)" in line and "given: epochs=1, ema_decay=0.99" in line
+    assert json.loads((out / "config.json").read_text())["recipe_reason"] == line
+    assert "EMA not meaningful yet: 8 of its 100-update horizon" in printed
+    assert torch.isfinite(torch.tensor(result.history[0]["val_loss_ema"]))
+
+
+def test_finetune_by_name_loads_the_published_weights_offline_with_a_fresh_head(tmp_path, capsys):
+    """--finetune hornet_tiny_7x7 with its file already in torch.hub's cache (random
+    weights saved bare, as the authors' files are): the model becomes that variant,
+    the backbone is the file's (lr 0), the head has the data's 10 classes, and auto
+    picks its fine-tuning recipe."""
+    from hornet_ref import create_model
+    from hornet_ref.pretrained import pretrained_cfg
+
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.manual_seed(1)
+    source = create_model("hornet_tiny_7x7").state_dict()  # 1000-class head
+    torch.save(source, cache / pretrained_cfg("hornet_tiny_7x7")["sources"][0].file_name)
+    before = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    try:
+        config = TrainConfig(
+            finetune="hornet_tiny_7x7", img_size=32, train_samples=8, val_samples=4,
+            batch_size=4, epochs=1, lr=0.0, out=str(tmp_path / "run"), progress=False,
+            workers=0,
+        )  # fmt: skip
+        result = fit(config)
+    finally:
+        torch.hub.set_dir(before)
+    printed = capsys.readouterr().out
+    assert result.config.model == "hornet_tiny_7x7"
+    assert result.config.layer_decay < 1 and "fine-tuning" in printed
+    tuned = result.model.state_dict()
+    assert tuned["head.weight"].shape == (10, source["head.weight"].shape[1])
+    for key in source:
+        if not key.startswith("head."):
+            assert torch.equal(tuned[key], source[key]), key
+
+
+def test_finetune_by_a_name_without_published_weights_fails_in_one_line(tmp_path, capsys):
+    from hornet_ref.cli import main
+
+    argv = ["train", "--finetune", "hornet_nano_7x7", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no published weights" in err
+    assert not (tmp_path / "run").exists()
