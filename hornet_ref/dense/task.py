@@ -20,9 +20,10 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..train.config import TrainConfig
 from ..train.data import DataError
-from .data import _IMAGENET_MEAN, _IMAGENET_STD, IGNORE_INDEX, SceneSegmentation, SegmentationFolder
+from .data import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
 from .metrics import SegmentationMetrics
 from .models import Segmenter, create_segmenter
 
@@ -52,7 +53,7 @@ def segment_img_size(data: str) -> int:
 def _folder_transforms(img_size: int) -> tuple[v2.Transform, v2.Transform]:
     """Train: random scale-and-crop to ``img_size`` and a flip; val: resize the short side
     and centre-crop. Label maps follow the image (nearest neighbour, as v2 does for masks)."""
-    finish = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(_IMAGENET_MEAN, _IMAGENET_STD)]
+    finish = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     train = v2.Compose(
         [v2.RandomResizedCrop(img_size, scale=(0.25, 1.0)), v2.RandomHorizontalFlip(), *finish]
     )
