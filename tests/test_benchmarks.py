@@ -124,7 +124,7 @@ def test_network_bench_reports_ratios_to_convnext(tmp_path):
 
 def test_dense_bench_prints_decoder_costs(tmp_path):
     """Tiny settings: the cost table's rows for both pairs, gnConv decoders cheaper."""
-    stdout, table = _run("dense_bench.py", "--size", "32", "--batch", "1", "--no-train",
+    stdout, table = _run("dense_bench.py", "--size", "32", "--batch", "2", "--no-train",
                          tmp_path=tmp_path)  # fmt: skip
     assert "machine:" in stdout and "time_vs_conv" in stdout
     rows = {r["decoder"]: r for r in table["costs"]}

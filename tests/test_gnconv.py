@@ -586,4 +586,5 @@ def test_decoder_gf_mixer_resizes_its_32x17_filter_to_any_map(size):
         24,
         size[0],
         size[1] // 2 + 1,
+        2,  # real and imaginary parts
     )

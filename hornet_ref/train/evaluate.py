@@ -9,7 +9,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..checkpoint import CheckpointError, load_pretrained, read_checkpoint, read_state_dict
+from ..checkpoint import (
+    CheckpointError,
+    load_pretrained,
+    read_checkpoint,
+    read_state_dict,
+    strip_prefix,
+)
 from ..hornet import create_model, model_config
 from .checkpointing import FORMAT
 from .config import ConfigError, TrainConfig
@@ -91,9 +97,12 @@ def evaluate_checkpoint(
         raise ConfigError(f"{checkpoint} holds bare weights: pass --model to name the variant")
     if ema and run is not None and state.get("ema") is None:
         raise CheckpointError(f"{checkpoint} has no EMA weights (trained with --ema-decay 0?)")
-    weights = read_state_dict(state, use_ema=ema)
     if run is not None and run.get("task") == "segment":
         from ..dense.task import evaluate_segmentation_run
+
+        # A segmenter's own keys ("backbone.", "head."): no published layout to convert.
+        weights = strip_prefix(state["ema"] if ema else state["model"])
+        weights.pop("n_averaged", None)
 
         return evaluate_segmentation_run(
             TrainConfig.from_dict(run | {"data": data}),
@@ -104,6 +113,7 @@ def evaluate_checkpoint(
             workers=workers,
             val_samples=val_samples,
         )
+    weights = read_state_dict(state, use_ema=ema)
     head = weights.get("head.weight")
     size = img_size or (run["img_size"] if run and run.get("img_size") else None)
     size = size or model_config(name).img_size
