@@ -38,7 +38,7 @@ from torchvision.ops.feature_pyramid_network import ExtraFPNBlock
 
 from ..gnconv import GlobalLocalFilter, GnConv
 
-__all__ = ["MIXERS", "FPNSegHead", "HorFPN", "UPerHead", "decoder_gnconv"]
+__all__ = ["MIXERS", "FPNSegHead", "HorFPN", "UPerHead", "decoder_gnconv", "pyramid"]
 
 #: Mixers of the decoder gnConv: the 7x7 depthwise conv, or the authors' decoder GF.
 MIXERS = ("7x7", "gf")
@@ -105,6 +105,23 @@ class HorFPN(FeaturePyramidNetwork):
             self.layer_blocks[i] = decoder_gnconv(out_channels, out_channels, mixer=mixer)
 
 
+def pyramid(
+    in_channels: Sequence[int],
+    channels: int,
+    *,
+    neck: str = "fpn",
+    mixer: str = "7x7",
+    **fpn_kwargs,
+) -> FeaturePyramidNetwork:
+    """torchvision's FPN (``neck="fpn"``) or :class:`HorFPN` (``"horfpn"``), the one
+    choice every dense model here makes; ``fpn_kwargs`` go to the FPN (``extra_blocks``)."""
+    if neck not in ("fpn", "horfpn"):
+        raise ValueError(f"neck must be 'fpn' or 'horfpn', got {neck!r}")
+    if neck == "fpn":
+        return FeaturePyramidNetwork(list(in_channels), channels, **fpn_kwargs)
+    return HorFPN(list(in_channels), channels, mixer=mixer, **fpn_kwargs)
+
+
 def _check_levels(name: str, in_channels: Sequence[int], maps: Sequence[Tensor]) -> None:
     got = [m.shape[1] for m in maps]
     if got != list(in_channels):
@@ -139,14 +156,8 @@ class FPNSegHead(nn.Module):
         mixer: str = "7x7",
     ) -> None:
         super().__init__()
-        if neck not in ("fpn", "horfpn"):
-            raise ValueError(f"neck must be 'fpn' or 'horfpn', got {neck!r}")
         self.in_channels = list(in_channels)
-        self.fpn = (
-            FeaturePyramidNetwork(self.in_channels, channels)
-            if neck == "fpn"
-            else HorFPN(self.in_channels, channels, mixer=mixer)
-        )
+        self.fpn = pyramid(self.in_channels, channels, neck=neck, mixer=mixer)
         self.norm = nn.BatchNorm2d(channels)
         self.classifier = nn.Conv2d(channels, num_classes, kernel_size=1)
 

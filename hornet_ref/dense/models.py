@@ -19,11 +19,10 @@ from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
-from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from ..hornet import HorNet, create_model
-from .decoders import FPNSegHead, HorFPN, UPerHead
+from .decoders import FPNSegHead, UPerHead, pyramid
 
 __all__ = ["HEADS", "HorNetFPNBackbone", "Segmenter", "create_segmenter", "maskrcnn_hornet"]
 
@@ -184,18 +183,12 @@ class HorNetFPNBackbone(nn.Module):
         mixer: str = "7x7",
     ) -> None:
         super().__init__()
-        if neck not in ("fpn", "horfpn"):
-            raise ValueError(f"neck must be 'fpn' or 'horfpn', got {neck!r}")
         self.body = body
         self.in_channels_list = list(in_channels_list)
-        if neck == "fpn":
-            self.fpn = FeaturePyramidNetwork(
-                self.in_channels_list, out_channels, extra_blocks=LastLevelMaxPool()
-            )
-        else:
-            self.fpn = HorFPN(
-                self.in_channels_list, out_channels, mixer=mixer, extra_blocks=LastLevelMaxPool()
-            )
+        self.fpn = pyramid(
+            self.in_channels_list, out_channels, neck=neck, mixer=mixer,
+            extra_blocks=LastLevelMaxPool(),
+        )  # fmt: skip
         self.out_channels = out_channels
 
     def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
