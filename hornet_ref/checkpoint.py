@@ -20,6 +20,7 @@ unexpected or mis-shaped, and the variant the file fits when it fits another one
 from __future__ import annotations
 
 import argparse
+import pickle
 from collections.abc import Mapping
 from functools import lru_cache
 from os import PathLike
@@ -68,11 +69,12 @@ def read_checkpoint(path: str | PathLike) -> Any:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling, zip, EOF and I/O errors all mean "not readable"
-        detail = " ".join(str(e).split())[:300] or "no detail"
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint (torch.load with "
-            f"weights_only=True failed: {type(e).__name__}: {detail})"
-        ) from e
+        if isinstance(e, pickle.UnpicklingError):
+            # torch's own text goes on to suggest weights_only=False: not advice to repeat
+            detail = "a foreign or corrupt file, or one holding pickled code (weights_only=True)"
+        else:
+            detail = f"{type(e).__name__}: " + (" ".join(str(e).split())[:200] or "no detail")
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {detail}") from e
 
 
 def strip_prefix(state: Mapping[str, Any], prefix: str = "module.") -> dict[str, Any]:
