@@ -270,7 +270,7 @@ def load_pretrained(
 
 def save_atomic(obj: Any, path: str | PathLike, *, text: str | None = None) -> None:
     """Write ``obj`` with ``torch.save`` (or ``text`` as UTF-8) to ``path`` atomically
-    (see :func:`hornet_ref._files.write_atomic`)."""
+    (see ``hornet_ref._files.write_atomic``)."""
     if text is None:
         write_atomic(path, lambda file: torch.save(obj, file))
     else:

@@ -298,7 +298,7 @@ def export_onnx(
             file in the same folder, then renamed), so a failed export leaves nothing.
         input_size: the side or (H, W) the file takes; default ``config.img_size``.
         dynamic_batch: the batch axis is dynamic ("batch"); else fixed at 2.
-        opset: the ONNX opset (default :data:`DEFAULT_OPSET`, 20; DFT needs 17+).
+        opset: the ONNX opset (default ``DEFAULT_OPSET``, 20; DFT needs 17+).
         dft: how a Global-Local Filter's FFTs are exported: "onnx" (ONNX DFT nodes) or
             "matmul" (products with cosine and sine matrices; no DFT operator needed).
         class_names: names of the head's classes for the metadata (default: ImageNet's

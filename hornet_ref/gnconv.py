@@ -386,7 +386,7 @@ class GlobalLocalFilter(nn.Module):
     Two ways compute $\mathcal{F}^{-1}(W \odot \mathcal{F}(x_g))$, chosen by the attribute
     ``dft``: ``"fft"`` (the default, used for training and inference) calls
     ``torch.fft.rfft2`` / ``irfft2``; ``"matmul"`` computes the same transforms as
-    products with fixed cosine and sine matrices (:func:`_filter_as_matmul`), equal to
+    products with fixed cosine and sine matrices (``_filter_as_matmul``), equal to
     float32 rounding and needing no DFT operator, for exporters and runtimes without one
     (``hornet_ref.export`` sets it; see docs/export.md).
 

@@ -178,8 +178,8 @@ def pretrained_cfg(
         name: a variant name (see :func:`~hornet_ref.list_models`).
         overlay: keys to replace, e.g. ``{"file": "hornet_tiny_7x7.pth"}``; a ``url``
             alone becomes the only source.
-        img_size, num_classes: the variant's own input side and classes, used for
-            variants without published weights.
+        img_size: the variant's own input side, used for variants without published weights.
+        num_classes: the variant's own classes, likewise.
     """
     overlay = dict(overlay or {})
     unknown = sorted(set(overlay) - _CFG_KEYS)

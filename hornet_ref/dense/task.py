@@ -66,9 +66,9 @@ def segmentation_datasets(
 ) -> tuple[Dataset, Dataset, list[str], str]:
     """(train, val, class names, kind) for ``config.data``: ``"builtin"`` or a folder.
 
-    Built-in: 2,000 train and 400 val scenes of :data:`SCENE_SIZE` px (seeds
+    Built-in: 2,000 train and 400 val scenes of ``SCENE_SIZE`` px (seeds
     ``config.seed`` and ``config.seed + 1``; other counts with ``train_samples`` /
-    ``val_samples``), background plus :data:`SCENE_CLASSES`. A folder in ADE20K's
+    ``val_samples``), background plus ``SCENE_CLASSES``. A folder in ADE20K's
     layout needs ``num_classes`` (150 for ADE20K itself, with ``reduce_zero_label``);
     its images are cropped to ``img_size``. Raises DataError naming what is wrong.
     """

@@ -3,7 +3,7 @@
 :class:`TrainConfig` holds every setting. Recipe fields default to ``None``,
 meaning "the recipe's value": :func:`resolve` fills them from one of three
 recipe ``--recipe`` names, or, with ``recipe="auto"`` (the default), from rules
-that look at the data's size (:mod:`hornet_ref.train.auto`). The named ones:
+that look at the data's size (``hornet_ref.train.auto``). The named ones:
 
 - ``shapes``: the built-in 32x32 dataset, a short run that fits a few CPU minutes;
 - ``cifar``: CIFAR-10/100 from scratch, a longer run with the same 32x32 pipeline;
@@ -254,7 +254,7 @@ def _recipe_for(config: TrainConfig) -> str:
 
 
 def _auto_values(config: TrainConfig, stats: DataStats, world: int) -> tuple[dict, str]:
-    """:func:`~hornet_ref.train.auto.choose` for this config's data and given settings."""
+    """``hornet_ref.train.auto.choose`` for this config's data and given settings."""
     from ..hornet import model_config  # the model stack loads torch
 
     paper = dict(RECIPES["imagenet"], drop_path=model_config(config.model).train_drop_path)
@@ -284,7 +284,7 @@ def resolve(config: TrainConfig, stats: DataStats | None = None, world: int = 1)
     """``config`` with every ``None`` recipe field filled in and the values checked.
 
     With ``recipe="auto"`` and ``stats`` (what the data looks like), the fields come
-    from :func:`hornet_ref.train.auto.choose`; without ``stats``, auto picks a named
+    from ``hornet_ref.train.auto.choose``; without ``stats``, auto picks a named
     recipe from ``config.data``. A named recipe's warm-up keeps its share of the run
     when ``epochs`` is given (the paper's 20 of 300 epochs become 2 of 30). Raises
     ConfigError naming the field and what it accepts.
