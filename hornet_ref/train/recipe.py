@@ -137,6 +137,11 @@ def ema_decay_at(decay: float, t: int) -> float:
 
 def _warming_ema(decay: float):
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], t: torch.Tensor):
+        # AveragedModel calls this once per dtype; integer buffers (BatchNorm's
+        # num_batches_tracked) cannot be averaged, so they follow the model.
+        if not averaged[0].is_floating_point():
+            torch._foreach_copy_(averaged, current)
+            return
         # a' = d_t a + (1 - d_t) w, for every tensor at once
         torch._foreach_lerp_(averaged, current, 1 - ema_decay_at(decay, int(t)))
 
