@@ -207,3 +207,22 @@ def test_maskrcnn_loss_falls_on_built_in_scenes():
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     print(f"Mask R-CNN loss: first 3 steps {first:.3f}, last 3 {last:.3f}")
     assert last < 0.7 * first, losses
+
+
+def test_segmenter_with_pretrained_backbone_loads_the_overlay_file(tmp_path):
+    """``create_segmenter(name, pretrained=True, pretrained_cfg_overlay={"file": ...})``:
+    the backbone holds the file's weights (its 1000-class head dropped), offline."""
+    torch.manual_seed(5)
+    source = create_model("hornet_mini_7x7").state_dict()
+    path = tmp_path / "mini.pth"
+    torch.save(source, path)
+    overlay = {"file": str(path)}
+    seg = create_segmenter(
+        "hornet_mini_7x7", 3, head="horfpn", channels=16, pretrained=True,
+        pretrained_cfg_overlay=overlay,
+    )
+    loaded = seg.backbone.state_dict()
+    assert not any(key.startswith("head.") for key in loaded)
+    for key in loaded:
+        torch.testing.assert_close(loaded[key], source[key], rtol=0, atol=0, msg=key)
+    assert seg(torch.randn(1, 3, 64, 64)).shape == (1, 3, 64, 64)

@@ -99,15 +99,19 @@ def segmentation_datasets(
     return train, val, [str(k) for k in range(config.num_classes)], "folder"
 
 
-def build_segmenter(config: TrainConfig, num_classes: int) -> Segmenter:
+def build_segmenter(
+    config: TrainConfig, num_classes: int, *, pretrained: bool = False
+) -> Segmenter:
     """The run's segmenter: ``config.head`` with ``config.decoder_channels`` on HorNet
-    ``config.model`` (stochastic depth ``config.drop_path``)."""
+    ``config.model`` (stochastic depth ``config.drop_path``; its published weights
+    when ``pretrained``)."""
     return create_segmenter(
         config.model,
         num_classes,
         head=config.head,
         channels=config.decoder_channels,
         drop_path_rate=config.drop_path,
+        pretrained=pretrained,
     )
 
 

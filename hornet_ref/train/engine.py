@@ -184,23 +184,26 @@ def build_model(config: TrainConfig, proc: Process, num_classes: int, state: dic
     on the device in its memory format, wrapped for DDP and torch.compile."""
     device = proc.device
     torch.manual_seed(config.seed)  # the same initial weights in every process
+    # --finetune NAME: the variant is built once, with its published weights.
+    published = state is None and config.finetune is not None and _names_variant(config.finetune)
     if config.task == "segment":
         from ..dense.task import build_segmenter
 
-        net = build_segmenter(config, num_classes)
+        net = build_segmenter(config, num_classes, pretrained=published)
     else:
-        net = create_model(config.model, num_classes=num_classes, drop_path_rate=config.drop_path)
+        net = create_model(
+            config.model,
+            pretrained=published,
+            num_classes=num_classes,
+            drop_path_rate=config.drop_path,
+        )
     if state is not None:
         net.load_state_dict(state["model"])
-    elif config.finetune and config.task == "segment":
-        load_pretrained(net.backbone, read_state_dict(config.finetune), skip_head=True)
-    elif config.finetune and _names_variant(config.finetune):
-        net = create_model(
-            config.finetune, pretrained=True, num_classes=num_classes,
-            drop_path_rate=config.drop_path,
-        )  # fmt: skip
+    elif published:
         if proc.is_main:
             _say(f"fine-tuning {config.finetune}'s published weights; new {num_classes}-class head")
+    elif config.finetune and config.task == "segment":
+        load_pretrained(net.backbone, read_state_dict(config.finetune), skip_head=True)
     elif config.finetune:
         _load_finetune(net, config.finetune, num_classes, proc)
     net.set_grad_checkpointing(config.grad_checkpointing)
