@@ -50,6 +50,36 @@ def test_below_imagenet_scale_the_documented_choices(n, name, batch, epochs, mix
     assert ema_horizon(config.ema_decay) == pytest.approx(EMA_SHARE * updates, rel=1e-3)
 
 
+def test_small_folders_get_crops_that_keep_a_third_of_the_image_larger_ones_the_papers():
+    assert _auto(1_500).crop_scale == 0.35 and _auto(10_000).crop_scale == 0.35
+    assert _auto(30_000).crop_scale == _auto(100_000).crop_scale == 0.08
+    assert {_auto(n).hflip for n in (1_500, 30_000, 100_000)} == {0.5}
+    assert _auto(1_500, hflip=0.0, crop_scale=0.5).hflip == 0.0  # the user's call wins
+
+
+def test_the_folder_transform_follows_crop_scale_and_hflip():
+    from torchvision.transforms import v2
+
+    from hornet_ref.train.data import _train_transform
+
+    config = _auto(1_500, hflip=0.0)
+    steps = _train_transform(config, "folder", 32).transforms
+    crop = next(t for t in steps if isinstance(t, v2.RandomResizedCrop))
+    assert crop.scale == (0.35, 1.0)
+    assert not any(isinstance(t, v2.RandomHorizontalFlip) for t in steps)
+    steps = _train_transform(_auto(1_500), "folder", 32).transforms
+    flips = [t for t in steps if isinstance(t, v2.RandomHorizontalFlip)]
+    assert [t.p for t in flips] == [0.5]
+
+
+@pytest.mark.parametrize("name, value", [("crop_scale", 0.0), ("crop_scale", 1.5), ("hflip", 2.0)])
+def test_crop_scale_and_hflip_out_of_range_fail_in_one_line(name, value):
+    from hornet_ref.train.config import ConfigError
+
+    with pytest.raises(ConfigError, match=f"--{name.replace('_', '-')} must be in"):
+        _auto(1_500, **{name: value})
+
+
 def test_at_imagenet_scale_auto_is_the_papers_recipe_to_the_letter():
     auto = resolve(TrainConfig(data="/imagenet", model="hornet_tiny_gf"), IMAGENET)
     paper = resolve(TrainConfig(data="/imagenet", model="hornet_tiny_gf", recipe="imagenet"))

@@ -29,13 +29,14 @@ def main() -> None:
         c = resolve(TrainConfig(data="/folder"), DataStats(n, classes, 32))
         updates = c.epochs * (n // c.batch_size)
         lr = f"{c.lr:g} at {c.lr_batch}" + (" (linear)" if c.lr_batch != c.batch_size else "")
+        crop = f"crops >= {c.crop_scale:.0%}"
         if c.mixup or c.cutmix or c.rand_augment or c.random_erasing:
             augment = (
-                f"RandAugment {c.rand_augment}, mixup {c.mixup:g}, cutmix {c.cutmix:g},"
+                f"{crop}, RandAugment {c.rand_augment}, mixup {c.mixup:g}, cutmix {c.cutmix:g},"
                 f" erasing {c.random_erasing:g}"
             )
         else:
-            augment = "crop and flip only"
+            augment = f"{crop} and flip only"
         print(
             f"| {label} | {tier(n)} | {c.batch_size}, {lr} | {c.epochs} ({updates:,}) | "
             f"{c.warmup_epochs:g} epochs | {augment} | {c.ema_decay:.4f} "

@@ -140,6 +140,14 @@ class TrainConfig:
     label_smoothing: float | None = field(default=None, metadata=_opt("label smoothing"))
     mixup: float | None = field(default=None, metadata=_opt("mixup alpha (0: off)"))
     cutmix: float | None = field(default=None, metadata=_opt("cutmix alpha (0: off)"))
+    crop_scale: float | None = field(
+        default=None,
+        metadata=_opt("folder data: the smallest area share a random resized crop keeps"),
+    )
+    hflip: float | None = field(
+        default=None,
+        metadata=_opt("horizontal flip probability (0 where mirroring changes a class: text)"),
+    )
     rand_augment: int | None = field(
         default=None, metadata=_opt("RandAugment magnitude, 2 ops (0: off)")
     )
@@ -221,6 +229,8 @@ _PAPER: dict[str, Any] = dict(
     clip_grad=5.0,
     drop_path=None,
     label_smoothing=0.1,
+    crop_scale=0.08,
+    hflip=0.5,
     mixup=0.8,
     cutmix=1.0,
     rand_augment=9,
@@ -340,6 +350,11 @@ def _check(c: TrainConfig) -> None:
     for name in ("drop_path", "label_smoothing", "random_erasing", "ema_decay"):
         if not getattr(c, name) < 1:
             raise ConfigError(f"--{_flag(name)} must be in [0, 1), got {getattr(c, name)}")
+    for name in ("crop_scale", "hflip"):
+        if not 0 <= getattr(c, name) <= 1:
+            raise ConfigError(f"--{_flag(name)} must be in [0, 1], got {getattr(c, name)}")
+    if c.crop_scale == 0:
+        raise ConfigError("--crop-scale must be in (0, 1], got 0")
     if not 0 < c.layer_decay <= 1:
         raise ConfigError(f"--layer-decay must be in (0, 1], got {c.layer_decay}")
     if c.workers is not None and c.workers < 0:

@@ -11,7 +11,8 @@
 
 Augmentation comes from ``torchvision.transforms.v2``. 32x32 data gets the
 CIFAR pipeline (pad-and-crop, flip); ImageFolder data gets the ImageNet one
-(random resized crop, flip; resize and centre crop for validation). RandAugment
+(random resized crop down to ``crop_scale`` of the area, flip; resize and centre
+crop for validation). The flip's probability is the recipe's ``hflip``. RandAugment
 and random erasing join when the recipe asks for them. Mixup and cutmix act on
 whole batches, so they live in :mod:`hornet_ref.train.recipe`.
 """
@@ -97,12 +98,17 @@ def _normalization(kind: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 def _train_transform(config: TrainConfig, kind: str, img_size: int) -> v2.Transform:
     mean, std = _normalization(kind)
+    # An unresolved config (None) gets the paper's values: crops down to 8%, flip half.
+    crop_scale = 0.08 if config.crop_scale is None else config.crop_scale
+    hflip = 0.5 if config.hflip is None else config.hflip
     if kind == "folder":
-        steps = [v2.RandomResizedCrop(img_size, antialias=True), v2.RandomHorizontalFlip()]
+        steps = [v2.RandomResizedCrop(img_size, scale=(crop_scale, 1.0), antialias=True)]
     else:
-        steps = [v2.RandomCrop(32, padding=4, padding_mode="reflect"), v2.RandomHorizontalFlip()]
+        steps = [v2.RandomCrop(32, padding=4, padding_mode="reflect")]
         if img_size != 32:
             steps.append(v2.Resize(img_size, antialias=True))
+    if hflip:
+        steps.append(v2.RandomHorizontalFlip(hflip))
     if config.rand_augment:
         steps.append(v2.RandAugment(num_ops=2, magnitude=config.rand_augment))
     steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
