@@ -128,3 +128,17 @@ def test_fit_segment_finetune_by_name_starts_the_backbone_from_the_published_fil
         if not key.startswith("head."):
             torch.testing.assert_close(backbone[key], value, rtol=0, atol=0, msg=key)
     assert "val_miou" in result.history[-1]
+
+
+def test_the_recipe_line_of_a_segment_run_counts_scenes_and_their_classes(tmp_path):
+    from hornet_ref.dense.task import segment_stats
+    from hornet_ref.train.auto import DataStats
+
+    assert segment_stats(TrainConfig(task="segment")) == DataStats(2_000, 5, 64)
+    assert segment_stats(TrainConfig(task="segment", train_samples=320)).train_images == 320
+    images = tmp_path / "images" / "training"
+    images.mkdir(parents=True)
+    for i in range(3):
+        (images / f"{i}.jpg").touch()
+    folder = TrainConfig(task="segment", data=str(tmp_path), num_classes=150, img_size=256)
+    assert segment_stats(folder) == DataStats(3, 150, 256)

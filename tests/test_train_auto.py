@@ -34,7 +34,7 @@ def _auto(n: int, **given) -> TrainConfig:
     "n, name, batch, epochs, mixup, rand_augment",
     [
         (1_500, "small", 64, 31, 0.0, 0),  # 23 updates an epoch: 31 epochs for 700 updates
-        (10_000, "small", 64, 6, 0.0, 0),
+        (10_000, "small", 64, 8, 0.0, 0),
         (30_000, "medium", 128, 30, 0.2, 5),
         (100_000, "large", 128, 100, 0.8, 9),
     ],

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
+from ..train.auto import DataStats
 from ..train.config import TrainConfig
 from ..train.data import DataError
 from .data import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
@@ -34,6 +35,7 @@ __all__ = [
     "evaluate_segmentation_run",
     "evaluate_segmenter",
     "segment_img_size",
+    "segment_stats",
     "segmentation_datasets",
 ]
 
@@ -48,6 +50,19 @@ def segment_img_size(data: str) -> int:
     """The default input side of ``--task segment``: the scenes' side, or 512 (ADE20K's
     crops) for a folder."""
     return SCENE_SIZE if data == "builtin" else 512
+
+
+def segment_stats(config: TrainConfig) -> DataStats:
+    """What ``--recipe auto`` looks at for ``--task segment``: the scenes' (or the
+    folder's ``images/training``) count, the classes with background, the input side."""
+    side = config.img_size or segment_img_size(config.data)
+    if config.data == "builtin":
+        n, classes = config.train_samples or _BUILTIN_SCENES[0], 1 + len(SCENE_CLASSES)
+    else:
+        folder = Path(config.data).expanduser() / "images" / "training"
+        n = sum(1 for f in folder.iterdir() if f.is_file()) if folder.is_dir() else 0
+        n, classes = min(n, config.train_samples or n), config.num_classes or 0
+    return DataStats(n, classes, side)
 
 
 def _folder_transforms(img_size: int) -> tuple[v2.Transform, v2.Transform]:

@@ -64,8 +64,9 @@ __all__ = [
 MIN_UPDATES = 700
 #: The fewest updates a fine-tuning run gets.
 MIN_UPDATES_FINETUNE = 300
-#: The fewest epochs any run gets when ``epochs`` is not given.
-MIN_EPOCHS = 6
+#: The fewest epochs any run gets when ``epochs`` is not given (the built-in data's
+#: 12,000 images reached 93.9% top-1 in 6, 95%+ in 8).
+MIN_EPOCHS = 8
 #: The EMA's averaging horizon, as a share of the run's updates.
 EMA_SHARE = 0.1
 
@@ -164,7 +165,8 @@ def choose(
     updates = epochs * updates_per_epoch
     values["ema_decay"] = min(_PAPER_EMA, 1 - 1 / max(EMA_SHARE * updates, 1))
     augment = (
-        f"crops >= {values['crop_scale']:.0%} of the area, no mixup/cutmix/RandAugment/erasing"
+        f"folder crops >= {values['crop_scale']:.0%} of the area, "
+        "no mixup/cutmix/RandAugment/erasing"
         if name == "small"
         else f"mixup {values['mixup']}, cutmix {values['cutmix']}, "
         f"RandAugment {values['rand_augment']}, erasing {values['random_erasing']}"

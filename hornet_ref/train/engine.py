@@ -337,7 +337,12 @@ def fit(config: TrainConfig) -> TrainResult:
         raise ConfigError(
             f"unknown model {config.model!r}; expected one of {', '.join(list_models())}"
         )
-    stats = data_stats(config, config.img_size or model_config(config.model).img_size)
+    if config.task == "segment":
+        from ..dense.task import segment_stats
+
+        stats = segment_stats(config)
+    else:
+        stats = data_stats(config, config.img_size or model_config(config.model).img_size)
     world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun
     why = explain(config, stats, world) if state is None else "recipe: the stored run's values"
     config = resolve(config, stats, world)
