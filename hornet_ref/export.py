@@ -11,7 +11,7 @@
 The Global-Local Filter's Fourier half goes to ONNX in one of two ways (``dft=``):
 ``"matmul"`` (the default) exports the transforms as products with fixed cosine and
 sine matrices (``GlobalLocalFilter.dft = "matmul"``), which every runtime has and
-onnxruntime runs 4-8x faster than its DFT kernel here; ``"onnx"`` exports
+onnxruntime runs faster than its DFT kernel; ``"onnx"`` exports
 ``torch.fft.rfft2`` / ``irfft2`` as ONNX ``DFT`` nodes, which onnxruntime also runs
 correctly. docs/export.md gives the measurements.
 

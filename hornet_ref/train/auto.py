@@ -64,8 +64,8 @@ __all__ = [
 MIN_UPDATES = 700
 #: The fewest updates a fine-tuning run gets.
 MIN_UPDATES_FINETUNE = 300
-#: The fewest epochs any run gets when ``epochs`` is not given (the built-in data's
-#: 12,000 images reached 93.9% top-1 in 6, 95%+ in 8).
+#: The fewest epochs any run gets when ``epochs`` is not given (enough for the
+#: built-in data; docs/training.md, "Your own data", has the measurement).
 MIN_EPOCHS = 8
 #: The EMA's averaging horizon, as a share of the run's updates.
 EMA_SHARE = 0.1

@@ -350,11 +350,10 @@ def _check(c: TrainConfig) -> None:
     for name in ("drop_path", "label_smoothing", "random_erasing", "ema_decay"):
         if not getattr(c, name) < 1:
             raise ConfigError(f"--{_flag(name)} must be in [0, 1), got {getattr(c, name)}")
-    for name in ("crop_scale", "hflip"):
-        if not 0 <= getattr(c, name) <= 1:
-            raise ConfigError(f"--{_flag(name)} must be in [0, 1], got {getattr(c, name)}")
-    if c.crop_scale == 0:
-        raise ConfigError("--crop-scale must be in (0, 1], got 0")
+    if not 0 < c.crop_scale <= 1:
+        raise ConfigError(f"--crop-scale must be in (0, 1], got {c.crop_scale}")
+    if not 0 <= c.hflip <= 1:
+        raise ConfigError(f"--hflip must be in [0, 1], got {c.hflip}")
     if not 0 < c.layer_decay <= 1:
         raise ConfigError(f"--layer-decay must be in (0, 1], got {c.layer_decay}")
     if c.workers is not None and c.workers < 0:
