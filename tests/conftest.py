@@ -45,3 +45,26 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def published_weights(tmp_path):
+    """``put(name, seed)``: random weights of variant ``name`` saved bare (as the authors'
+    files are) where torch.hub's cache looks for its published file, in a temporary hub
+    folder that is torch.hub's for the test; returns the state_dict. Nothing downloads."""
+    from hornet_ref import create_model
+    from hornet_ref.pretrained import pretrained_cfg
+
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    before = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+
+    def put(name: str, seed: int = 0) -> dict[str, torch.Tensor]:
+        torch.manual_seed(seed)
+        state = create_model(name).state_dict()  # the 1000-class head
+        torch.save(state, cache / pretrained_cfg(name)["sources"][0].file_name)
+        return state
+
+    yield put
+    torch.hub.set_dir(before)

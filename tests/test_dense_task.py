@@ -89,39 +89,29 @@ def test_fit_segment_records_miou_resumes_and_evaluate_agrees(tmp_path):
     assert 0 <= scores["pixel_acc"] <= 100
 
 
-def test_fit_segment_finetune_by_name_starts_the_backbone_from_the_published_file(tmp_path):
+def test_fit_segment_finetune_by_name_starts_the_backbone_from_the_published_file(
+    tmp_path, published_weights
+):
     """``train --task segment --finetune hornet_tiny_7x7`` with the file in torch.hub's
-    cache (random weights saved bare, as the authors' are): the segmenter's backbone
-    is the file's (lr 0 keeps it), the decoder is new, nothing is downloaded."""
-    from hornet_ref import create_model
-    from hornet_ref.pretrained import pretrained_cfg
-
-    cache = tmp_path / "hub" / "checkpoints"
-    cache.mkdir(parents=True)
-    torch.manual_seed(3)
-    source = create_model("hornet_tiny_7x7").state_dict()
-    torch.save(source, cache / pretrained_cfg("hornet_tiny_7x7")["sources"][0].file_name)
-    before = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    try:
-        config = TrainConfig(
-            task="segment",
-            finetune="hornet_tiny_7x7",
-            head="fpn",
-            decoder_channels=8,
-            train_samples=4,
-            val_samples=4,
-            epochs=1,
-            batch_size=4,
-            lr=0.0,
-            workers=0,
-            progress=False,
-            device="cpu",
-            out=str(tmp_path / "run"),
-        )
-        result = fit(config)
-    finally:
-        torch.hub.set_dir(before)
+    cache: the segmenter's backbone is the file's (lr 0 keeps it), the decoder is new,
+    nothing is downloaded."""
+    source = published_weights("hornet_tiny_7x7", seed=3)
+    config = TrainConfig(
+        task="segment",
+        finetune="hornet_tiny_7x7",
+        head="fpn",
+        decoder_channels=8,
+        train_samples=4,
+        val_samples=4,
+        epochs=1,
+        batch_size=4,
+        lr=0.0,
+        workers=0,
+        progress=False,
+        device="cpu",
+        out=str(tmp_path / "run"),
+    )
+    result = fit(config)
     assert result.config.model == "hornet_tiny_7x7"
     backbone = result.model.backbone.state_dict()
     for key, value in source.items():

@@ -150,30 +150,19 @@ def test_a_run_prints_and_stores_its_recipe_and_flags_a_young_ema(tmp_path, caps
     assert torch.isfinite(torch.tensor(result.history[0]["val_loss_ema"]))
 
 
-def test_finetune_by_name_loads_the_published_weights_offline_with_a_fresh_head(tmp_path, capsys):
-    """--finetune hornet_tiny_7x7 with its file already in torch.hub's cache (random
-    weights saved bare, as the authors' files are): the model becomes that variant,
-    the backbone is the file's (lr 0), the head has the data's 10 classes, and auto
-    picks its fine-tuning recipe."""
-    from hornet_ref import create_model
-    from hornet_ref.pretrained import pretrained_cfg
-
-    cache = tmp_path / "hub" / "checkpoints"
-    cache.mkdir(parents=True)
-    torch.manual_seed(1)
-    source = create_model("hornet_tiny_7x7").state_dict()  # 1000-class head
-    torch.save(source, cache / pretrained_cfg("hornet_tiny_7x7")["sources"][0].file_name)
-    before = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    try:
-        config = TrainConfig(
-            finetune="hornet_tiny_7x7", img_size=32, train_samples=8, val_samples=4,
-            batch_size=4, epochs=1, lr=0.0, out=str(tmp_path / "run"), progress=False,
-            workers=0,
-        )  # fmt: skip
-        result = fit(config)
-    finally:
-        torch.hub.set_dir(before)
+def test_finetune_by_name_loads_the_published_weights_offline_with_a_fresh_head(
+    tmp_path, capsys, published_weights
+):
+    """--finetune hornet_tiny_7x7 with its file already in torch.hub's cache: the model
+    becomes that variant, the backbone is the file's (lr 0), the head has the data's 10
+    classes, and auto picks its fine-tuning recipe."""
+    source = published_weights("hornet_tiny_7x7", seed=1)
+    config = TrainConfig(
+        finetune="hornet_tiny_7x7", img_size=32, train_samples=8, val_samples=4,
+        batch_size=4, epochs=1, lr=0.0, out=str(tmp_path / "run"), progress=False,
+        workers=0,
+    )  # fmt: skip
+    result = fit(config)
     printed = capsys.readouterr().out
     assert result.config.model == "hornet_tiny_7x7"
     assert result.config.layer_decay < 1 and "fine-tuning" in printed
