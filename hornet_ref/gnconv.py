@@ -43,6 +43,7 @@ __all__ = [
     "GlobalLocalFilter",
     "Interactions",
     "LayerNorm2d",
+    "UngatedConv",
     "MixerFactory",
     "channel_widths",
     "depthwise_conv",
@@ -451,3 +452,39 @@ class GlobalLocalFilter(nn.Module):
     def extra_repr(self) -> str:
         half, h, w, _ = self.complex_weight.shape
         return f"dim={2 * half}, filter=({h}, {w})"
+
+
+class UngatedConv(nn.Module):
+    r"""The no-gating control ("order 0"): gnConv's path without its products.
+
+    $$ y = \phi_{\text{out}}(f(\phi_{\text{in}}(x))) $$
+
+    (B, C, H, W) -> (B, C, H, W): a 1x1 conv, the depthwise mixer, a 1x1 conv, all at
+    width C and with no multiplication of one map by another, so the spatial branch is
+    linear in its input (degree 1, where gnConv of order n has degree n + 1). In a
+    :class:`~hornet_ref.hornet.HorBlock` it gives a ConvNeXt-like block: all of the
+    block's non-linearity is in the per-pixel MLP. The order study compares it with
+    gnConv at the same widths and depths.
+
+    Args:
+        dim: channels C in and out.
+        mixer: factory for the spatial mixer, called with C (None: ``depthwise_conv``).
+        kernel_size: kernel of the default depthwise mixer.
+    """
+
+    def __init__(self, dim: int, mixer: MixerFactory | None = None, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.dim = dim
+        self.proj_in = nn.Conv2d(dim, dim, kernel_size=1)
+        self.dwconv = depthwise_conv(dim, kernel_size) if mixer is None else mixer(dim)
+        self.proj_out = nn.Conv2d(dim, dim, kernel_size=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 4 or x.shape[1] != self.dim:
+            raise ValueError(
+                f"UngatedConv(dim={self.dim}) expects (B, {self.dim}, H, W), got {tuple(x.shape)}"
+            )
+        return self.proj_out(self.dwconv(self.proj_in(x)))  # (B, C, H, W)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

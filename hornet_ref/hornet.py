@@ -21,7 +21,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from .gnconv import GlobalLocalFilter, GnConv, LayerNorm2d, MixerFactory
+from .gnconv import GlobalLocalFilter, GnConv, LayerNorm2d, MixerFactory, UngatedConv
 from .pretrained import _build as _build_pretrained
 from .pretrained import pretrained_cfg
 
@@ -81,6 +81,8 @@ class HorBlock(nn.Module):
     Args:
         dim: channels C in and out.
         order: order n of the block's :class:`~hornet_ref.GnConv`.
+        gating: False puts the no-gating control :class:`~hornet_ref.gnconv.UngatedConv`
+            in the gnConv's place (``order`` is then unused).
         mixer: the gnConv's mixer factory (None: depthwise ``kernel_size`` conv).
         kernel_size: kernel of the default depthwise mixer.
         scale: the gnConv's scale s.
@@ -94,6 +96,7 @@ class HorBlock(nn.Module):
         dim: int,
         *,
         order: int,
+        gating: bool = True,
         mixer: MixerFactory | None = None,
         kernel_size: int = 7,
         scale: float = 1.0 / 3.0,
@@ -103,7 +106,12 @@ class HorBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.norm1 = LayerNorm2d(dim, eps=1e-6)
-        self.gnconv = GnConv(dim, order=order, mixer=mixer, kernel_size=kernel_size, scale=scale)
+        # The spatial branch; under the authors' name even for the order-0 control.
+        self.gnconv: nn.Module = (
+            GnConv(dim, order=order, mixer=mixer, kernel_size=kernel_size, scale=scale)
+            if gating
+            else UngatedConv(dim, mixer=mixer, kernel_size=kernel_size)
+        )
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, mlp_ratio * dim)
         self.act = nn.GELU()
@@ -137,7 +145,10 @@ class HorNetConfig:
     Attributes:
         base_dim: width b of stage 1; stages 1-4 have b, 2b, 4b, 8b channels.
         depths: blocks per stage.
-        orders: gnConv order n per stage.
+        orders: gnConv order n per stage; one int sets every stage.
+        gating: False replaces every gnConv by the no-gating control
+            :class:`~hornet_ref.gnconv.UngatedConv` (the order study's "order 0"; the
+            orders are then unused).
         gf_sizes: per stage, ``None`` for the 7x7 depthwise mixer or ``(h, w)`` for a
             Global-Local Filter with an (h, w) stored filter.
         scale: the gnConv scale s = 1/alpha.
@@ -158,7 +169,8 @@ class HorNetConfig:
 
     base_dim: int = 64
     depths: tuple[int, int, int, int] = (2, 3, 18, 2)
-    orders: tuple[int, int, int, int] = (2, 3, 4, 5)
+    orders: tuple[int, int, int, int] | int = (2, 3, 4, 5)
+    gating: bool = True
     gf_sizes: tuple[tuple[int, int] | None, ...] = (None, None, None, None)
     scale: float = 1.0 / 3.0
     kernel_size: int = 7
@@ -171,6 +183,13 @@ class HorNetConfig:
     layer_scale_init_value: float = 1e-6
     head_init_scale: float = 1.0
 
+    def __post_init__(self) -> None:
+        # orders=3 means (3, 3, 3, 3); a list from JSON becomes a tuple (hashable, comparable).
+        orders = self.orders
+        if isinstance(orders, int):
+            orders = (orders,) * 4
+        object.__setattr__(self, "orders", tuple(orders))
+
     @property
     def dims(self) -> list[int]:
         """Channels of the four stages: [b, 2b, 4b, 8b]."""
@@ -182,7 +201,9 @@ class HorNetConfig:
             if len(getattr(self, name)) != 4:
                 raise ValueError(f"HorNet needs 4 stages: {name} has {len(getattr(self, name))}")
         for i, (dim, order) in enumerate(zip(self.dims, self.orders)):
-            if order < 1 or dim % 2 ** (order - 1):
+            if not isinstance(order, int) or order < 1:
+                raise ValueError(f"stage {i}: a gnConv order is an integer >= 1, got {order!r}")
+            if dim % 2 ** (order - 1):
                 raise ValueError(
                     f"stage {i}: width {dim} (base_dim={self.base_dim}) is not divisible by "
                     f"2**(order-1) = {2 ** (order - 1)} for order {order}"
@@ -252,6 +273,7 @@ class HorNet(nn.Module):
                         HorBlock(
                             dims[i],
                             order=config.orders[i],
+                            gating=config.gating,
                             mixer=mixer,
                             kernel_size=config.kernel_size,
                             scale=config.scale,

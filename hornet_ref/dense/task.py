@@ -22,7 +22,7 @@ from torchvision.transforms import v2
 
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..train.auto import DataStats
-from ..train.config import TrainConfig
+from ..train.config import TrainConfig, model_overrides
 from ..train.data import DataError
 from .data import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
 from .metrics import SegmentationMetrics
@@ -127,6 +127,7 @@ def build_segmenter(
         channels=config.decoder_channels,
         drop_path_rate=config.drop_path,
         pretrained=pretrained,
+        **model_overrides(config),
     )
 
 

@@ -34,6 +34,8 @@ __all__ = [
     "add_arguments",
     "config_from_args",
     "explain",
+    "model_overrides",
+    "parse_orders",
     "resolve",
 ]
 
@@ -74,6 +76,13 @@ class TrainConfig:
     )
     val_samples: int | None = field(default=None, metadata=_opt("validation images, likewise"))
     model: str = field(default="hornet_nano_7x7", metadata=_opt("a name from `hornet-ref info`"))
+    orders: str | None = field(
+        default=None,
+        metadata=_opt(
+            "gnConv order n of every stage ('3') or of each stage ('2,3,4,5') "
+            "(default: the model's)"
+        ),
+    )
     task: str = field(
         default="classify",
         metadata=_opt(
@@ -360,8 +369,46 @@ def _check(c: TrainConfig) -> None:
         raise ConfigError(f"--workers must be >= 0, got {c.workers}")
     if c.warmup_epochs > c.epochs:
         raise ConfigError(f"--warmup-epochs ({c.warmup_epochs}) exceeds --epochs ({c.epochs})")
+    _check_orders(c)
     if c.device not in ("auto", "cpu") and not c.device.startswith("cuda"):
         raise ConfigError(f"--device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {c.device!r}")
+
+
+def parse_orders(text: str | None) -> tuple[int, ...] | None:
+    """``--orders`` as a tuple: '3' -> (3, 3, 3, 3), '2,3,4,5' -> (2, 3, 4, 5); None stays."""
+    if text is None:
+        return None
+    try:
+        orders = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        orders = ()
+    if len(orders) not in (1, 4) or min(orders) < 1:
+        raise ConfigError(
+            f"--orders takes one gnConv order >= 1 for every stage ('3') or four ('2,3,4,5'), "
+            f"got {text!r}"
+        )
+    return orders * 4 if len(orders) == 1 else orders
+
+
+def model_overrides(config: TrainConfig) -> dict[str, Any]:
+    """The :func:`~hornet_ref.create_model` options the run sets on its variant."""
+    orders = parse_orders(config.orders)
+    return {} if orders is None else {"orders": orders}
+
+
+def _check_orders(c: TrainConfig) -> None:
+    from ..hornet import model_config  # the model stack loads torch
+
+    overrides = model_overrides(c)
+    if not overrides:
+        return
+    variant = model_config(c.model, **overrides)
+    for dim, order in zip(variant.dims, variant.orders):
+        if dim % 2 ** (order - 1):
+            raise ConfigError(
+                f"--orders {c.orders}: {c.model}'s stage widths {variant.dims} must each be "
+                f"divisible by 2**(order-1) (order {order} needs {2 ** (order - 1)}; width {dim})"
+            )
 
 
 def _flag(name: str) -> str:

@@ -60,7 +60,7 @@ from ..flops import count_params
 from ..hornet import HorNet, create_model, list_models, model_config
 from .auto import ema_horizon
 from .checkpointing import FORMAT, capture_rng, restore_rng, save_atomic
-from .config import ConfigError, TrainConfig, explain, resolve
+from .config import ConfigError, TrainConfig, explain, model_overrides, resolve
 from .data import Datasets, build_datasets, build_loaders, data_stats, default_workers
 from .distributed import Process, all_reduce_sum, setup, teardown
 from .history import save_curves, write_metrics
@@ -196,6 +196,7 @@ def build_model(config: TrainConfig, proc: Process, num_classes: int, state: dic
             pretrained=published,
             num_classes=num_classes,
             drop_path_rate=config.drop_path,
+            **model_overrides(config),
         )
     if state is not None:
         net.load_state_dict(state["model"])

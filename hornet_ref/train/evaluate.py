@@ -18,7 +18,7 @@ from ..checkpoint import (
 )
 from ..hornet import create_model, model_config
 from .checkpointing import FORMAT
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, model_overrides
 from .data import build_datasets, default_workers
 from .distributed import all_reduce_sum, pick_device
 from .precision import amp_dtype, autocast
@@ -126,7 +126,9 @@ def evaluate_checkpoint(
             f"{datasets.num_classes}; evaluate it on data with the same classes"
         )
     dev = pick_device(device)
-    net = create_model(name, num_classes=datasets.num_classes)
+    # A run trained with --orders rebuilds at those orders.
+    overrides = model_overrides(TrainConfig.from_dict(run)) if run else {}
+    net = create_model(name, num_classes=datasets.num_classes, **overrides)
     load_pretrained(net, weights)
     channels_last = dev.type == "cuda"
     net.to(dev, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
