@@ -53,7 +53,10 @@ def _build_model(args: argparse.Namespace) -> HorNet:
 
 def _positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
@@ -67,7 +70,9 @@ def _add_common(parser: argparse.ArgumentParser, *, images: int) -> None:
     parser.add_argument(
         "--pretrained", action="store_true", help="the variant's published (trained) weights"
     )
-    parser.add_argument("--img-size", type=int, help="image side (default: the variant's)")
+    parser.add_argument(
+        "--img-size", type=_positive_int, help="image side (default: the variant's)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights / noise")
     parser.add_argument(
         "--layer-scale",
@@ -85,7 +90,9 @@ def _add_common(parser: argparse.ArgumentParser, *, images: int) -> None:
     parser.add_argument("--dpi", type=int, default=100, help="pixels per inch of the PNG")
     parser.add_argument("--threads", type=_positive_int, metavar="N", help=_THREADS_HELP)
     parser.add_argument("--stage", type=int, choices=range(4), help="stage 0-3 (default: all)")
-    parser.add_argument("--images", type=int, default=images, metavar="N", help="how many images")
+    parser.add_argument(
+        "--images", type=_positive_int, default=images, metavar="N", help="how many images"
+    )
 
 
 def _use_agg() -> None:
@@ -209,7 +216,7 @@ def add_analysis_commands(sub: argparse._SubParsersAction) -> None:
         default="replknet",
         help="replknet: real photographs; luo: random noise (default: replknet)",
     )
-    erf.add_argument("--batch-size", type=int, default=4, help="images per pass")
+    erf.add_argument("--batch-size", type=_positive_int, default=4, help="images per pass")
     erf.add_argument(
         "--colors",
         choices=("log", "reach", "linear"),
