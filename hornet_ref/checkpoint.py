@@ -70,17 +70,16 @@ def read_checkpoint(path: str | PathLike) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling, zip, EOF and I/O errors all mean "not readable"
         unreadable = f"{path} is not a readable PyTorch checkpoint"
+        if isinstance(e, pickle.UnpicklingError):
+            # torch's own text goes on to suggest weights_only=False: not advice to repeat
+            detail = "a foreign or corrupt file, or one holding pickled code (weights_only=True)"
+            raise CheckpointError(f"{unreadable}: {detail}") from e
         if _looks_like_torch_save(path):  # torch's file, cut off or damaged
             raise CheckpointError(
                 f"{unreadable}, truncated or corrupt: re-download or re-save it "
                 f"({_first_sentence(e)})"
             ) from e
-        if isinstance(e, pickle.UnpicklingError):
-            # torch's own text goes on to suggest weights_only=False: not advice to repeat
-            detail = "a foreign or corrupt file, or one holding pickled code (weights_only=True)"
-        else:
-            detail = "a foreign file, not one torch.save wrote"
-        raise CheckpointError(f"{unreadable}: {detail}") from e
+        raise CheckpointError(f"{unreadable}: a foreign file, not one torch.save wrote") from e
 
 
 def _looks_like_torch_save(path: Path) -> bool:

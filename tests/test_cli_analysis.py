@@ -87,6 +87,25 @@ def test_interactions_of_one_block_through_the_console_script(tmp_path):
     assert "stage 2 block 1 (n=4): reach p_0 1x1, p_1 4x4, p_2 4x4, p_3 4x4, p_4 4x4" in run.stdout
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--images", "0", "must be >= 1, got 0"),
+        ("--img-size", "0", "must be >= 1, got 0"),
+        ("--batch-size", "-2", "must be >= 1, got -2"),
+        ("--images", "x", "expected a whole number >= 1, got 'x'"),
+    ],
+)
+def test_a_count_below_one_names_its_flag(tmp_path, capsys, flag, value, says):
+    out = tmp_path / "x.png"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["erf", "--model", "hornet_nano_7x7", "--out", str(out), flag, value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"hornet-ref erf: error: argument {flag}: {says} (see hornet-ref erf --help)\n"
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("command", ["erf", "interactions"])
 def test_a_stage_out_of_range_is_a_usage_error(tmp_path, capsys, command):
     out = tmp_path / "x.png"
