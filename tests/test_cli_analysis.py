@@ -70,6 +70,26 @@ def test_interactions_writes_a_png_of_the_requested_size(tmp_path, capsys):
     assert "stage 3 block 0 (n=5)" in printed
 
 
+@pytest.mark.parametrize("command", ["erf", "interactions"])
+def test_every_figure_names_its_weights_in_the_title(
+    tmp_path, monkeypatch, command, nano_checkpoint
+):
+    import hornet_ref.plotting
+
+    titles = []
+    monkeypatch.setattr(
+        hornet_ref.plotting,
+        "save_figure",
+        lambda fig, path, dpi=100: titles.append(fig.get_suptitle()),
+    )
+    argv = [command, "--model", "hornet_nano_7x7", "--stage", "3", "--images", "1"]
+    argv += ["--out", str(tmp_path / "x.png")]
+    assert main([*argv, "--seed", "3"]) == 0
+    assert main([*argv, "--checkpoint", str(nano_checkpoint)]) == 0
+    assert "(random init, seed 3" in titles[0]
+    assert "(weights nano.pth" in titles[1]
+
+
 def test_interactions_of_one_block_through_the_console_script(tmp_path):
     """The installed entry point, in a fresh process with no display: Agg is used."""
     out = tmp_path / "maps.png"

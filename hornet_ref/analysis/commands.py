@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -49,6 +50,16 @@ def _build_model(args: argparse.Namespace) -> HorNet:
         return create_model(args.model, pretrained=True, pretrained_cfg_overlay=overlay).eval()
     overrides = {} if args.layer_scale is None else {"layer_scale_init_value": args.layer_scale}
     return create_model(args.model, **overrides).eval()
+
+
+def _weights(args: argparse.Namespace) -> str:
+    """Which weights a figure shows, for its title: a file, a published name, or random."""
+    if args.checkpoint:
+        return f"weights {Path(args.checkpoint).name}"
+    if args.pretrained:
+        return f"published {args.model} weights"
+    scale = "" if args.layer_scale is None else f", layer scale {args.layer_scale:g}"
+    return f"random init, seed {args.seed}{scale}"
 
 
 def _positive_int(text: str) -> int:
@@ -144,8 +155,7 @@ def _erf(args: argparse.Namespace) -> int:
             f"{label:<10}"
             + "".join(f"{r.ratio:>12.4f}{' ' if r.reached else '*'}" for r in ratios.values())
         )
-    weights = "trained" if args.checkpoint or args.pretrained else "random init"
-    title = f"ERF of {args.model} ({weights}, {args.recipe}, {args.images} images, {size}px)"
+    title = f"ERF of {args.model} ({_weights(args)}, {args.recipe}, {args.images} images, {size}px)"
     log_floor = {"reach": 1e-16, "log": 1e-4, "linear": None}[args.colors]
     _save(plot_erf(panels, title=title, figsize=args.figsize, log_floor=log_floor), args)
     return 0
@@ -194,7 +204,7 @@ def _interactions(args: argparse.Namespace) -> int:
         height, width = m.maps.shape[-2:]
         print(f"{label}: reach {reach} (of a {height}x{width} map)")
     against = "its own input" if args.wrt == "input" else "the image"
-    title = f"gnConv interaction maps of {args.model}, against {against}"
+    title = f"gnConv interaction maps of {args.model} ({_weights(args)}), against {against}"
     _save(plot_interaction_maps(maps, title=title, figsize=args.figsize), args)
     return 0
 
