@@ -45,6 +45,7 @@ __all__ = [
     "Datasets",
     "build_datasets",
     "build_loaders",
+    "check_image_files",
     "check_readable",
     "data_stats",
     "default_workers",
@@ -264,14 +265,21 @@ def _image_paths(dataset: Dataset) -> list[str]:
 
 
 def check_readable(dataset_list: list[Dataset], *, workers: int | None = None) -> None:
-    """Decode every image the ImageFolder datasets read, once, before training; raise a
-    one-line DataError listing the files that cannot be read (the first few, and how
-    many), so that a damaged file stops a run before its first epoch, not inside one.
+    """:func:`check_image_files` of every image the ImageFolder datasets (or Subsets of
+    them) read."""
+    check_image_files(
+        [p for dataset in dataset_list for p in _image_paths(dataset)], workers=workers
+    )
 
-    Folders of more than 2,000 images show a progress bar and are read by ``workers``
-    threads (default: up to 8).
+
+def check_image_files(paths: list[str], *, workers: int | None = None) -> None:
+    """Decode every image file once, before training; raise a one-line DataError listing
+    the files that cannot be read (the first few, and how many), so that a damaged file
+    stops a run before its first epoch, not inside one.
+
+    More than 2,000 files show a progress bar and are read by ``workers`` threads
+    (default: up to 8).
     """
-    paths = [p for dataset in dataset_list for p in _image_paths(dataset)]
     large = len(paths) > _LARGE_FOLDER
     if workers is None:
         workers = min(8, len(os.sched_getaffinity(0)))
