@@ -18,14 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["remove_stale_temporaries", "write_atomic"]
+__all__ = ["process_alive", "remove_stale_temporaries", "write_atomic"]
 
 
 def _temporary_prefix(path: Path) -> str:
     return f".{path.name}.tmp-"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (someone else's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,7 +48,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     removed = []
     for candidate in path.parent.glob(glob.escape(prefix) + "*"):
         match = pattern.fullmatch(candidate.name)
-        if match is None or _alive(int(match.group(1))):
+        if match is None or process_alive(int(match.group(1))):
             continue
         candidate.unlink(missing_ok=True)
         removed.append(candidate)

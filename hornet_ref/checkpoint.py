@@ -59,8 +59,8 @@ def read_checkpoint(path: str | PathLike) -> Any:
     """The object a checkpoint file holds, read onto the CPU with ``weights_only=True``.
 
     Raises FileNotFoundError for a missing path and CheckpointError, in one line, for
-    a file that is not a tensor-only PyTorch checkpoint (an empty, truncated or foreign
-    file, or one with pickled code).
+    a file that is not a tensor-only PyTorch checkpoint: "truncated or corrupt" for an
+    empty, cut-off or damaged one, "a foreign file" or "pickled code" otherwise.
     """
     path = Path(path)
     if not path.is_file():
@@ -69,12 +69,31 @@ def read_checkpoint(path: str | PathLike) -> Any:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling, zip, EOF and I/O errors all mean "not readable"
+        unreadable = f"{path} is not a readable PyTorch checkpoint"
         if isinstance(e, pickle.UnpicklingError):
             # torch's own text goes on to suggest weights_only=False: not advice to repeat
             detail = "a foreign or corrupt file, or one holding pickled code (weights_only=True)"
-        else:
-            detail = f"{type(e).__name__}: " + (" ".join(str(e).split())[:200] or "no detail")
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {detail}") from e
+            raise CheckpointError(f"{unreadable}: {detail}") from e
+        if _looks_like_torch_save(path):  # torch's file, cut off or damaged
+            raise CheckpointError(
+                f"{unreadable}, truncated or corrupt: re-download or re-save it "
+                f"({_first_sentence(e)})"
+            ) from e
+        raise CheckpointError(f"{unreadable}: a foreign file, not one torch.save wrote") from e
+
+
+def _looks_like_torch_save(path: Path) -> bool:
+    """Empty, or starting as torch.save's files do: a zip archive, or a legacy pickle."""
+    with open(path, "rb") as file:
+        head = file.read(4)
+    return not head or head.startswith((b"PK\x03\x04", b"\x80"))
+
+
+def _first_sentence(error: Exception) -> str:
+    """The error's type and the first sentence of its text, whole (torch's zip errors
+    go on for several sentences of advice that does not apply)."""
+    text = " ".join(str(error).split()).split(". ")[0].rstrip(".")
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def strip_prefix(state: Mapping[str, Any], prefix: str = "module.") -> dict[str, Any]:

@@ -11,13 +11,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
+from ._install import broken_install
 from .analysis.commands import add_analysis_commands
 from .export_commands import register as add_export_command
 from .train.commands import register as add_train_commands
 from .weights_commands import register as add_weights_commands
 
-__all__ = ["build_parser", "main"]
+__all__ = ["OneLineParser", "build_parser", "main"]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line and a pointer to ``--help``
+    instead of the usage block (subcommand parsers are built of the same class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -43,7 +53,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="hornet-ref", description="gnConv and HorNet: inspect, analyse and train."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -63,7 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as e:  # a broken torch / torchvision install is told in one line
+        line = broken_install(e)
+        if line is None:
+            raise
+        print(f"hornet-ref {args.command}: error: {line}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@ ONNX file or a torch.export program. The parser imports no torch; the handler do
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
+from collections.abc import Iterator
 
 __all__ = ["register"]
 
@@ -14,11 +17,26 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _export(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _exporter_quiet(verbose: bool) -> Iterator[None]:
+    """Keep the exporter's chatter (torch.onnx's and onnxscript's logs, warnings and
+    prints: a hundred lines for a small model) out of the terminal unless ``verbose``;
+    hornet-ref's own warnings still show."""
     import logging
+    import warnings
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    if verbose:
+        yield
+        return
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     from .checkpoint import CheckpointError, load_pretrained
     from .export import (
         ExportDependencyError,
@@ -40,17 +58,22 @@ def _export(args: argparse.Namespace) -> int:
             load_pretrained(model, args.checkpoint)
         model.eval()
         if args.format == "onnx":
-            export_onnx(model, out, input_size=args.input_size, opset=args.opset, dft=args.dft)
+            with _exporter_quiet(args.verbose):
+                export_onnx(model, out, input_size=args.input_size, opset=args.opset, dft=args.dft)
             if not args.no_verify:
-                err = verify_onnx(model, out)
+                with _exporter_quiet(args.verbose):
+                    err = verify_onnx(model, out)
                 print(f"onnxruntime vs PyTorch on 2 random images: max relative error {err:.2e}")
                 if err > 1e-4:
                     return _fail(f"onnxruntime's logits differ from PyTorch's by {err:.2e}", 1)
         else:
-            program = export_program(
-                model, input_size=args.input_size, dft="matmul" if args.dft == "matmul" else "fft"
-            )
-            save_program(program, out)
+            with _exporter_quiet(args.verbose):
+                program = export_program(
+                    model,
+                    input_size=args.input_size,
+                    dft="matmul" if args.dft == "matmul" else "fft",
+                )
+                save_program(program, out)
     except (ExportDependencyError, CheckpointError, ValueError, FileNotFoundError) as e:
         return _fail(str(e), 2)
     print(f"wrote {out}")
@@ -85,5 +108,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     export.add_argument(
         "--no-verify", action="store_true", help="skip the onnxruntime check of an ONNX file"
+    )
+    export.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the exporter's own logs and warnings (hidden by default)",
     )
     export.set_defaults(func=_export)

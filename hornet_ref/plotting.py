@@ -300,13 +300,37 @@ def plot_curves(
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_metric.set(xlabel="epoch", ylabel=metric_label, title="validation")
     for ax in (ax_loss, ax_metric):
-        ax.set_xlim(0.5, (epochs or x[-1]) + 0.5)
+        # From epoch 0 (before training): a short run's points do not float in an
+        # axis half an epoch wide.
+        ax.set_xlim(0, max(epochs or x[-1], 2) + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+        if len(history) <= 3:  # too few points for a curve: write their values
+            ax.margins(y=0.12)
+            _label_points(ax)
+    if len(history) == 1:  # one point per line gives matplotlib no range: start at 0
+        ax_loss.set_ylim(0, ax_loss.get_ylim()[1] * 1.15)
+        ax_metric.set_ylim(0, max(100, ax_metric.get_ylim()[1]))
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _label_points(ax) -> None:
+    """Write each plotted point's value beside it (lines with markers: not chance's)."""
+    for line in ax.get_lines():
+        if line.get_marker() in (None, "None", ""):
+            continue
+        for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True):
+            ax.annotate(
+                f"{y:.3g}",
+                (x, y),
+                textcoords="offset points",
+                xytext=(5, 4),
+                fontsize=8,
+                color=line.get_color(),
+            )
 
 
 def save_figure(fig: Figure, path: str | PathLike, *, dpi: int = 100) -> Path:

@@ -160,6 +160,21 @@ def test_skip_head_keeps_the_models_head(parity):
     load_pretrained(create_model("hornet_mini_7x7", num_classes=0), without_head)
 
 
+@pytest.mark.parametrize("keep", [0.5, 0.0], ids=["half", "empty"])
+def test_a_cut_off_checkpoint_says_truncated_or_corrupt_in_one_line(tmp_path, keep):
+    whole = tmp_path / "whole.pth"
+    torch.save(_gnconv().state_dict(), whole)
+    data = whole.read_bytes()
+    path = tmp_path / "cut.pth"
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(CheckpointError) as info:
+        load_pretrained(_gnconv(), path)
+    message = str(info.value)
+    assert f"{path} is not a readable PyTorch checkpoint, truncated or corrupt" in message
+    assert "re-download or re-save it" in message and "\n" not in message
+    assert "likelihood" not in message  # torch's advice, cut off mid-sentence before
+
+
 def test_corrupt_file_raises_checkpoint_error(tmp_path):
     path = tmp_path / "corrupt.pth"
     path.write_bytes(random.Random(0).randbytes(4096))

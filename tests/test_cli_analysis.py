@@ -70,6 +70,26 @@ def test_interactions_writes_a_png_of_the_requested_size(tmp_path, capsys):
     assert "stage 3 block 0 (n=5)" in printed
 
 
+@pytest.mark.parametrize("command", ["erf", "interactions"])
+def test_every_figure_names_its_weights_in_the_title(
+    tmp_path, monkeypatch, command, nano_checkpoint
+):
+    import hornet_ref.plotting
+
+    titles = []
+    monkeypatch.setattr(
+        hornet_ref.plotting,
+        "save_figure",
+        lambda fig, path, dpi=100: titles.append(fig.get_suptitle()),
+    )
+    argv = [command, "--model", "hornet_nano_7x7", "--stage", "3", "--images", "1"]
+    argv += ["--out", str(tmp_path / "x.png")]
+    assert main([*argv, "--seed", "3"]) == 0
+    assert main([*argv, "--checkpoint", str(nano_checkpoint)]) == 0
+    assert "(random init, seed 3" in titles[0]
+    assert "(weights nano.pth" in titles[1]
+
+
 def test_interactions_of_one_block_through_the_console_script(tmp_path):
     """The installed entry point, in a fresh process with no display: Agg is used."""
     out = tmp_path / "maps.png"
@@ -85,6 +105,25 @@ def test_interactions_of_one_block_through_the_console_script(tmp_path):
     _assert_real_png(out, 1000, 300)
     # GF mixer at stage 2 of a 64 px image: the map is 4x4 and every order covers it.
     assert "stage 2 block 1 (n=4): reach p_0 1x1, p_1 4x4, p_2 4x4, p_3 4x4, p_4 4x4" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--images", "0", "must be >= 1, got 0"),
+        ("--img-size", "0", "must be >= 1, got 0"),
+        ("--batch-size", "-2", "must be >= 1, got -2"),
+        ("--images", "x", "expected a whole number >= 1, got 'x'"),
+    ],
+)
+def test_a_count_below_one_names_its_flag(tmp_path, capsys, flag, value, says):
+    out = tmp_path / "x.png"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["erf", "--model", "hornet_nano_7x7", "--out", str(out), flag, value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"hornet-ref erf: error: argument {flag}: {says} (see hornet-ref erf --help)\n"
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("command", ["erf", "interactions"])

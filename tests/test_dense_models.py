@@ -218,7 +218,11 @@ def test_segmenter_with_pretrained_backbone_loads_the_overlay_file(tmp_path):
     torch.save(source, path)
     overlay = {"file": str(path)}
     seg = create_segmenter(
-        "hornet_mini_7x7", 3, head="horfpn", channels=16, pretrained=True,
+        "hornet_mini_7x7",
+        3,
+        head="horfpn",
+        channels=16,
+        pretrained=True,
         pretrained_cfg_overlay=overlay,
     )
     loaded = seg.backbone.state_dict()

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -69,6 +70,20 @@ def test_builtin_segmentation_data_and_model():
         segmentation_datasets(replace(config, data="/nonexistent/place"), 64)
     with pytest.raises(DataError, match=r"needs --num-classes"):
         segmentation_datasets(replace(config, data="."), 64)
+
+
+def test_a_segmentation_folder_with_an_unreadable_file_is_refused_before_training(tmp_path):
+    for split in ("training", "validation"):
+        for folder in ("images", "annotations"):
+            (tmp_path / folder / split).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (16, 16)).save(tmp_path / "images" / split / f"{i}.jpg")
+            Image.new("L", (16, 16)).save(tmp_path / "annotations" / split / f"{i}.png")
+    broken = tmp_path / "annotations" / "validation" / "1.png"
+    broken.write_bytes(broken.read_bytes()[:30])
+    config = TrainConfig(task="segment", data=str(tmp_path), num_classes=3, drop_path=0.0)
+    with pytest.raises(DataError, match=rf"^1 of 8 images cannot be read .*: {broken};"):
+        segmentation_datasets(config, 16)
 
 
 def test_fit_segment_records_miou_resumes_and_evaluate_agrees(tmp_path):

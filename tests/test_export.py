@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -325,6 +327,19 @@ def test_cli_exports_onnx_and_checks_it_in_onnxruntime(tmp_path, capsys):
     assert "max relative error" in printed and out.is_file()
     error = float(printed.split("max relative error ")[1].split()[0])
     assert error < 1e-4
+
+
+def test_cli_export_keeps_the_exporters_chatter_out_of_the_terminal(tmp_path):
+    """A fresh process, as a user runs it: the check and the file, nothing else; the
+    exporter's logs come back with --verbose."""
+    out = tmp_path / "nano.onnx"
+    argv = [sys.executable, "-m", "hornet_ref.cli", "export", "--model", "hornet_nano_7x7"]
+    argv += ["--out", str(out), "--no-verify"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    quiet = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
+    assert quiet.stdout == f"wrote {out}\n" and quiet.stderr == ""
+    loud = subprocess.run([*argv, "--verbose"], capture_output=True, text=True, env=env)
+    assert loud.returncode == 0 and len((loud.stdout + loud.stderr).splitlines()) > 5
 
 
 @pytest.mark.slow

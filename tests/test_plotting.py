@@ -19,6 +19,7 @@ from hornet_ref import GnConv, create_model, harsanyi_dividends, interaction_map
 from hornet_ref.plotting import (
     ERF_CMAP,
     INTERACTION_CMAP,
+    plot_curves,
     plot_erf,
     plot_harsanyi,
     plot_interaction_maps,
@@ -109,6 +110,29 @@ def test_order_and_dividend_figures_have_one_line_per_measurement():
     assert legend[:2] == ["order 1: degree 2", "order 2: degree 3"]
     dividends = harsanyi_dividends(GnConv(8, order=2), x, [(2, 2), (1, 1), (3, 3)])
     assert len(plot_harsanyi(dividends).axes[0].get_lines()) == 1
+
+
+def test_a_one_epoch_run_shows_labelled_points_on_axes_from_zero():
+    row = {"epoch": 1, "train_loss": 1.9, "val_loss": 1.5, "val_acc1": 45.2, "val_acc1_ema": 10.0}
+    fig = plot_curves([row], epochs=1, title="hornet_nano_7x7 on builtin, from random init")
+    ax_loss, ax_metric = fig.axes
+    for ax in (ax_loss, ax_metric):
+        assert ax.get_xlim()[0] == 0 and ax.get_xlim()[1] >= 2  # not 0.5 .. 1.5
+    assert ax_loss.get_ylim()[0] == 0 and ax_loss.get_ylim()[1] > 1.9
+    assert ax_metric.get_ylim() == (0, 100)
+    assert {t.get_text() for t in ax_metric.texts} == {"45.2", "10"}
+    assert {t.get_text() for t in ax_loss.texts} == {"1.9", "1.5"}
+    assert fig.get_suptitle().endswith("from random init")
+
+
+def test_a_long_run_has_curves_without_value_labels():
+    rows = [
+        {"epoch": e, "train_loss": 2 / e, "val_loss": 2.2 / e, "val_acc1": 10 * e}
+        for e in range(1, 9)
+    ]
+    fig = plot_curves(rows)
+    assert all(not ax.texts for ax in fig.axes)
+    assert fig.axes[1].get_ylim()[1] < 100  # the data's own range
 
 
 def test_save_figure_writes_a_png_of_the_figure_size_atomically(tmp_path):

@@ -13,7 +13,7 @@ from PIL import Image
 from torchvision import datasets
 
 from hornet_ref.train.config import TrainConfig
-from hornet_ref.train.data import DataError, build_datasets, build_loaders
+from hornet_ref.train.data import DataError, build_datasets, build_loaders, check_readable
 from hornet_ref.train.shapes import SHAPE_CLASSES, make_shapes
 
 
@@ -94,6 +94,30 @@ def test_an_image_folder_root_gives_both_splits(tmp_path):
     assert data.classes == ["cat", "dog"] and data.kind == "folder"
     image, label = data.val[0]
     assert image.shape == (3, 32, 32) and label == 0
+
+
+def test_unreadable_images_are_found_before_training_and_listed_in_one_line(tmp_path):
+    root = _image_folder(tmp_path)
+    whole = root / "train" / "cat" / "0.png"
+    whole.write_bytes(whole.read_bytes()[:40])  # cut off inside the image data
+    (root / "val" / "dog" / "1.png").write_text("not an image")
+    with pytest.raises(DataError) as info:
+        build_datasets(TrainConfig(data=str(root)), img_size=32)
+    message = str(info.value)
+    assert message.startswith("2 of 8 images cannot be read") and "\n" not in message
+    assert str(whole) in message and str(root / "val" / "dog" / "1.png") in message
+
+
+def test_a_long_list_of_unreadable_images_shows_the_first_few_and_the_count(tmp_path):
+    folder = tmp_path / "train" / "cat"
+    folder.mkdir(parents=True)
+    for i in range(2_005):  # past the threshold: threads and a progress bar
+        (folder / f"{i:04d}.png").write_bytes(b"\x89PNG broken" if i % 400 == 0 else b"")
+    Image.new("RGB", (8, 8)).save(folder / "0001.png")
+    with pytest.raises(
+        DataError, match=r"^2004 of 2005 images .*0000.png, .*0002.png, .*0003.png and 2001 more;"
+    ):
+        check_readable([datasets.ImageFolder(str(tmp_path / "train"))], workers=2)
 
 
 def test_a_missing_data_path_names_what_was_expected(tmp_path):

@@ -313,6 +313,73 @@ def test_an_existing_run_is_not_overwritten_without_resume(tmp_path, capsys):
         fit(TrainConfig(out=str(tmp_path / "run"), resume=True, lr=0.5))
 
 
+def _write_lock(out: Path, pid: int) -> Path:
+    out.mkdir(parents=True)
+    lock = out / ".lock"
+    lock.write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "started": 0}))
+    return lock
+
+
+def test_a_second_run_on_a_locked_folder_is_refused_naming_the_holder(tmp_path, capsys):
+    """A live process (a sleeping child) holds the folder: the run is refused in one
+    line, and the other run's lock and files are left alone."""
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        out = tmp_path / "run"
+        lock = _write_lock(out, holder.pid)
+        before = lock.read_text()
+        argv = ["train", "--model", "hornet_mini_7x7", "--train-samples", "64", "--out", str(out)]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"is in use by process {holder.pid} on " in err
+        assert lock.read_text() == before and _files(out) == {".lock"}
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over_and_released(tmp_path, capsys):
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # reaped: its pid no longer runs
+    out = tmp_path / "run"
+    _write_lock(out, finished.pid)
+    fit(_tiny(out, epochs=1))
+    printed = capsys.readouterr().out
+    assert f"took over the lock {out / '.lock'} of process {finished.pid}" in printed
+    assert ".lock" not in _files(out) and "checkpoint.pt" in _files(out)
+
+
+def test_two_runs_started_together_on_one_folder_one_is_refused(tmp_path):
+    """Two processes race for the lock (O_CREAT | O_EXCL): one trains, one is refused."""
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "hornet_ref.cli", "train", "--model", "hornet_mini_7x7"]
+    argv += ["--train-samples", "64", "--val-samples", "32", "--epochs", "1", "--no-progress"]
+    argv += ["--out", str(out), "--threads", "1"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    runs = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    codes, errors = zip(*[(p.wait(timeout=300), p.stderr.read()) for p in runs], strict=True)
+    assert sorted(codes) == [0, 2], errors
+    refused = errors[codes.index(2)]
+    assert "is in use by process" in refused and refused.count("\n") == 1
+    assert len(load_checkpoint(out / "checkpoint.pt")["history"]) == 1
+
+
+def test_resume_keeps_the_recipe_reason_and_records_the_resume_beside_it(tmp_path):
+    out = tmp_path / "run"
+    fit(_tiny(out, epochs=2, stop_after=1))
+    first = json.loads((out / "config.json").read_text())
+    assert first["recipe_reason"].startswith("recipe auto:") and first["resumed"] == []
+    fit(_tiny(out, epochs=2, resume=True))
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["recipe_reason"] == first["recipe_reason"]
+    assert [(r["epoch"], r["batch"]) for r in stored["resumed"]] == [(2, 0)]
+    # the notes beside the settings do not get in the way of reading them back
+    assert TrainConfig.from_dict(stored) == replace(
+        TrainConfig.from_dict(first), stop_after=None, resume=True
+    )
+    assert load_checkpoint(out / "checkpoint.pt")["recipe_reason"] == first["recipe_reason"]
+
+
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
     tmp_path, monkeypatch
 ):
@@ -338,7 +405,8 @@ def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpo
     out = tmp_path / "run"
     with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, step 3/8"):
         fit(_tiny(out, epochs=3))
-    assert _files(out) == {"checkpoint.pt", "config.json", "metrics.jsonl"}
+    # curves.png of the finished epoch, and no .lock: the run let go of its folder
+    assert _files(out) == {"checkpoint.pt", "config.json", "metrics.jsonl", "curves.png"}
     state = load_checkpoint(out / "checkpoint.pt")
     assert state["epoch"] == 1 and len(state["history"]) == 1
     assert all(torch.isfinite(v).all() for v in state["model"].values())

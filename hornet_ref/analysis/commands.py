@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,9 +52,22 @@ def _build_model(args: argparse.Namespace) -> HorNet:
     return create_model(args.model, **overrides).eval()
 
 
+def _weights(args: argparse.Namespace) -> str:
+    """Which weights a figure shows, for its title: a file, a published name, or random."""
+    if args.checkpoint:
+        return f"weights {Path(args.checkpoint).name}"
+    if args.pretrained:
+        return f"published {args.model} weights"
+    scale = "" if args.layer_scale is None else f", layer scale {args.layer_scale:g}"
+    return f"random init, seed {args.seed}{scale}"
+
+
 def _positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
@@ -67,7 +81,9 @@ def _add_common(parser: argparse.ArgumentParser, *, images: int) -> None:
     parser.add_argument(
         "--pretrained", action="store_true", help="the variant's published (trained) weights"
     )
-    parser.add_argument("--img-size", type=int, help="image side (default: the variant's)")
+    parser.add_argument(
+        "--img-size", type=_positive_int, help="image side (default: the variant's)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights / noise")
     parser.add_argument(
         "--layer-scale",
@@ -85,7 +101,9 @@ def _add_common(parser: argparse.ArgumentParser, *, images: int) -> None:
     parser.add_argument("--dpi", type=int, default=100, help="pixels per inch of the PNG")
     parser.add_argument("--threads", type=_positive_int, metavar="N", help=_THREADS_HELP)
     parser.add_argument("--stage", type=int, choices=range(4), help="stage 0-3 (default: all)")
-    parser.add_argument("--images", type=int, default=images, metavar="N", help="how many images")
+    parser.add_argument(
+        "--images", type=_positive_int, default=images, metavar="N", help="how many images"
+    )
 
 
 def _use_agg() -> None:
@@ -137,8 +155,7 @@ def _erf(args: argparse.Namespace) -> int:
             f"{label:<10}"
             + "".join(f"{r.ratio:>12.4f}{' ' if r.reached else '*'}" for r in ratios.values())
         )
-    weights = "trained" if args.checkpoint or args.pretrained else "random init"
-    title = f"ERF of {args.model} ({weights}, {args.recipe}, {args.images} images, {size}px)"
+    title = f"ERF of {args.model} ({_weights(args)}, {args.recipe}, {args.images} images, {size}px)"
     log_floor = {"reach": 1e-16, "log": 1e-4, "linear": None}[args.colors]
     _save(plot_erf(panels, title=title, figsize=args.figsize, log_floor=log_floor), args)
     return 0
@@ -187,7 +204,7 @@ def _interactions(args: argparse.Namespace) -> int:
         height, width = m.maps.shape[-2:]
         print(f"{label}: reach {reach} (of a {height}x{width} map)")
     against = "its own input" if args.wrt == "input" else "the image"
-    title = f"gnConv interaction maps of {args.model}, against {against}"
+    title = f"gnConv interaction maps of {args.model} ({_weights(args)}), against {against}"
     _save(plot_interaction_maps(maps, title=title, figsize=args.figsize), args)
     return 0
 
@@ -209,7 +226,7 @@ def add_analysis_commands(sub: argparse._SubParsersAction) -> None:
         default="replknet",
         help="replknet: real photographs; luo: random noise (default: replknet)",
     )
-    erf.add_argument("--batch-size", type=int, default=4, help="images per pass")
+    erf.add_argument("--batch-size", type=_positive_int, default=4, help="images per pass")
     erf.add_argument(
         "--colors",
         choices=("log", "reach", "linear"),

@@ -282,6 +282,10 @@ class SegmentationFolder(Dataset):
     def _label_path(self, image: Path) -> Path:
         return self.label_dir / f"{image.stem}.png"
 
+    def files(self) -> list[Path]:
+        """Every file an epoch reads: each image, then its label map."""
+        return [path for image in self.images for path in (image, self._label_path(image))]
+
     def __len__(self) -> int:
         return len(self.images)
 

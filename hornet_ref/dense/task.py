@@ -23,7 +23,7 @@ from torchvision.transforms import v2
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..train.auto import DataStats
 from ..train.config import TrainConfig, model_overrides
-from ..train.data import DataError
+from ..train.data import DataError, check_image_files
 from .data import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
 from .metrics import SegmentationMetrics
 from .models import Segmenter, create_segmenter
@@ -111,6 +111,8 @@ def segmentation_datasets(
         val = SegmentationFolder(root, "validation", transform=val_tf, **kwargs)
     except ValueError as e:
         raise DataError(str(e)) from e
+    files = [str(path) for folder in (train, val) for path in folder.files()]
+    check_image_files(files, workers=config.workers)  # before the first epoch, not in one
     return train, val, [str(k) for k in range(config.num_classes)], "folder"
 
 

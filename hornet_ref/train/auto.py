@@ -90,8 +90,13 @@ _TIERS: dict[str, dict[str, Any]] = {
     ),
 }  # fmt: skip
 _COMMON = dict(
-    min_lr=1e-5, weight_decay=0.05, layer_decay=1.0, clip_grad=5.0, label_smoothing=0.1,
-    crop_scale=0.08, hflip=0.5,
+    min_lr=1e-5,
+    weight_decay=0.05,
+    layer_decay=1.0,
+    clip_grad=5.0,
+    label_smoothing=0.1,
+    crop_scale=0.08,
+    hflip=0.5,
 )
 _FINETUNE = dict(lr=1e-4, layer_decay=0.8, drop_path=0.1, epochs=10)
 

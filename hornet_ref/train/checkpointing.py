@@ -12,6 +12,9 @@ int, float, bool, None):
     partial      running sums of the epoch in progress (loss_sum, images, seconds)
     history      one metrics dict per finished epoch
     rng          torch (CPU and CUDA), Python and NumPy generator states
+    recipe_reason  why the recipe chose its values, from the run's start
+    resumed      one {epoch, batch, time} per --resume (both also in config.json;
+                 checkpoints written before them lack them)
 
 It is written by the project's one atomic writer (:mod:`hornet_ref._files`): a
 temporary file in the same folder, flushed to disk, then renamed over the old

@@ -41,6 +41,7 @@ import json
 import os
 import resource
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -66,7 +67,15 @@ from .distributed import Process, all_reduce_sum, setup, teardown
 from .history import save_curves, write_metrics
 from .precision import amp_dtype, autocast
 from .recipe import build_ema, build_optimizer, build_scheduler, scaled_lr
-from .safeguards import EpochMeter, NonFiniteLossError, Position, StopRequest, epoch_seed, open_run
+from .safeguards import (
+    EpochMeter,
+    NonFiniteLossError,
+    Position,
+    RunLock,
+    StopRequest,
+    epoch_seed,
+    open_run,
+)
 from .task import Classification, Task
 
 __all__ = [
@@ -326,12 +335,22 @@ def fit(config: TrainConfig) -> TrainResult:
     """Train as ``config`` says; returns the metrics of every epoch.
 
     Prints a progress bar per epoch and a summary line (rank 0 only), writes
-    ``checkpoint.pt``, ``config.json``, ``metrics.jsonl`` and, at the end,
-    ``curves.png`` into ``config.out``. Runs under ``torchrun`` as one process of
-    many. Raises ConfigError / DataError before anything is written when the
-    settings or data are wrong, NonFiniteLossError when the loss diverges, and
-    KeyboardInterrupt (after saving a checkpoint) on Ctrl-C.
+    ``checkpoint.pt``, ``config.json``, ``metrics.jsonl`` and ``curves.png`` into
+    ``config.out`` after every epoch, and when Ctrl-C stops the run. Runs under
+    ``torchrun`` as one process of many. Raises ConfigError / DataError before
+    anything is written when the settings or data are wrong, NonFiniteLossError when
+    the loss diverges, and KeyboardInterrupt (after saving a checkpoint) on Ctrl-C. The run holds
+    ``.lock`` in ``config.out`` throughout (see :class:`~.safeguards.RunLock`): a
+    second run on the same folder raises ConfigError.
     """
+    main_process = int(os.environ.get("RANK", 0)) == 0  # torchrun's rank 0 holds the lock
+    with RunLock(config.out, enabled=main_process) as lock:
+        if lock.note:
+            _say(lock.note)
+        return _fit_locked(config)
+
+
+def _fit_locked(config: TrainConfig) -> TrainResult:
     config, state = open_run(config, Path(config.out) / CHECKPOINT)
     config = _finetune_model(config)
     if config.model not in list_models():
@@ -345,19 +364,19 @@ def fit(config: TrainConfig) -> TrainResult:
     else:
         stats = data_stats(config, config.img_size or model_config(config.model).img_size)
     world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun
-    why = explain(config, stats, world) if state is None else "recipe: the stored run's values"
+    notes = _run_notes(config, state, explain(config, stats, world) if state is None else "")
     config = resolve(config, stats, world)
     proc = setup(config.device)
     try:
         if proc.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             torch.set_float32_matmul_precision("high")
-        return _train(config, proc, state, why)
+        return _train(config, proc, state, notes)
     finally:
         teardown()
 
 
-def _train(config: TrainConfig, proc: Process, state: dict | None, why: str) -> TrainResult:
+def _train(config: TrainConfig, proc: Process, state: dict | None, notes: dict) -> TrainResult:
     data = build_data(config, proc, state)
     config = replace(config, img_size=data.img_size)
     model = build_model(config, proc, data.num_classes, state)
@@ -365,7 +384,7 @@ def _train(config: TrainConfig, proc: Process, state: dict | None, why: str) -> 
     task = build_task(config, proc, data, model)
     pos, out, say = Position.from_state(state, proc.world), Path(config.out), _printer(proc)
     say(_describe(config, proc, data, model, opt))
-    say(why)
+    say(notes["recipe_reason"] if state is None else "recipe: the stored run's values")
     if pos.epoch or pos.batch:
         say(f"resuming at epoch {pos.epoch + 1}, batch {pos.batch}/{data.batches}")
     last = config.epochs if config.stop_after is None else min(config.stop_after, config.epochs)
@@ -386,7 +405,7 @@ def _train(config: TrainConfig, proc: Process, state: dict | None, why: str) -> 
                     _update(opt, model.net, config.clip_grad)
                     pos.batch = b + 1
                     if meter.due(stop) and meter.sync(stop, opt.current_lr(), out / CHECKPOINT):
-                        _save(out, config, model, opt, pos, proc, why)
+                        _save(out, config, model, opt, pos, proc, notes)
                         say(
                             f"stopped at epoch {pos.epoch + 1}, batch {pos.batch}/{data.batches}; "
                             + _saved(out)
@@ -395,12 +414,10 @@ def _train(config: TrainConfig, proc: Process, state: dict | None, why: str) -> 
             row = _epoch_row(proc, data, model, opt, task, pos)
             pos.finish_epoch(row)
             say(_epoch_line(row, config.epochs, task) + _ema_note(opt.ema, config.ema_decay))
-            _save(out, config, model, opt, pos, proc, why)
+            _save(out, config, model, opt, pos, proc, notes)
             if _agree(stop.requested, proc) and pos.epoch < last:
                 say(f"stopped after epoch {pos.epoch}; " + _saved(out))
                 raise KeyboardInterrupt
-    if proc.is_main and pos.history:
-        save_curves(pos.history, out / CURVES)
     if pos.epoch < config.epochs:
         say(f"paused after epoch {pos.epoch} (--stop-after); " + _saved(out))
     else:
@@ -490,13 +507,14 @@ def _save(
     opt: Optimisation,
     pos: Position,
     proc: Process,
-    why: str,
+    notes: dict[str, Any],
 ) -> None:
-    """Write the checkpoint (and, with it, config.json and metrics.jsonl) on rank 0."""
+    """Write the checkpoint (and, with it, config.json, metrics.jsonl and curves.png)
+    on rank 0."""
     if not proc.is_main:
         return
     out.mkdir(parents=True, exist_ok=True)
-    stored = config.to_dict() | {"recipe_reason": why}
+    stored = config.to_dict() | notes
     save_atomic(None, out / CONFIG, text=json.dumps(stored, indent=2))
     state = {
         "format": FORMAT,
@@ -505,9 +523,44 @@ def _save(
         **opt.state_dict(),
         **pos.to_state(),
         "rng": capture_rng(),
+        **notes,
     }
     save_atomic(state, out / CHECKPOINT)
     write_metrics(pos.history, out / METRICS)
+    if pos.history:
+        save_curves(pos.history, out / CURVES, title=_curves_title(config), epochs=config.epochs)
+
+
+def _curves_title(config: TrainConfig) -> str:
+    """The run and the weights it started from, for curves.png."""
+    if config.finetune is None:
+        start = "from random init"
+    elif _names_variant(config.finetune):
+        start = f"fine-tuned from {config.finetune}'s published weights"
+    else:
+        start = f"fine-tuned from {Path(config.finetune).name}"
+    return f"{config.model} on {config.data}, seed {config.seed}, {start}"
+
+
+def _run_notes(config: TrainConfig, state: dict | None, reason: str) -> dict[str, Any]:
+    """What config.json (and the checkpoint) say about the run besides its settings:
+    ``recipe_reason``, why the recipe chose its values, kept from the run's start, and
+    ``resumed``, one entry (epoch, batch, time) per ``--resume``."""
+    if state is None:
+        return {"recipe_reason": reason, "resumed": []}
+    stored = state.get("recipe_reason")
+    if stored is None:  # a checkpoint from before the notes were kept in it
+        with contextlib.suppress(OSError, ValueError):
+            stored = json.loads((Path(config.out) / CONFIG).read_text()).get("recipe_reason")
+    resume = {
+        "epoch": state["epoch"] + 1,
+        "batch": state["batch"],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    return {
+        "recipe_reason": stored or "(not recorded)",
+        "resumed": [*state.get("resumed", []), resume],
+    }
 
 
 def _agree(flag: bool, proc: Process) -> bool:

@@ -8,8 +8,9 @@ end), ``images_per_sec`` (training only, all processes), ``peak_mem_mb``,
 ``seconds``, and ``val_<name>_ema`` when an EMA is kept. It is rewritten whole
 from the checkpoint's history after every epoch, so it always matches the
 checkpoint, resumed runs included. ``curves.png`` is
-:func:`hornet_ref.plotting.plot_curves` of the same rows. Both are written by the
-one atomic writer, :func:`hornet_ref._files.write_atomic`.
+:func:`hornet_ref.plotting.plot_curves` of the same rows, redrawn at the same times
+(and when Ctrl-C stops a run), titled with the run and the weights it started from.
+Both are written by the one atomic writer, :func:`hornet_ref._files.write_atomic`.
 """
 
 from __future__ import annotations
@@ -28,14 +29,21 @@ def write_metrics(history: list[dict], path: Path) -> None:
     write_atomic(path, lambda file: file.write(text.encode()))
 
 
-def save_curves(history: list[dict], path: Path) -> None:
-    """Draw ``history`` with :func:`~hornet_ref.plotting.plot_curves` and save it as a PNG."""
-    from ..plotting import plot_curves, save_figure  # matplotlib loads only when a run ends
+def save_curves(
+    history: list[dict], path: Path, *, title: str | None = None, epochs: int | None = None
+) -> None:
+    """Draw ``history`` with :func:`~hornet_ref.plotting.plot_curves` (``title`` above,
+    the epoch axis up to ``epochs``) and save it as a PNG."""
+    from ..plotting import plot_curves, save_figure  # matplotlib loads only when drawn
 
     if "val_miou" in history[0]:  # --task segment
         fig = plot_curves(
-            history, metric=("val_miou", "val_pixel_acc"), metric_label="mIoU, pixel accuracy (%)"
+            history,
+            metric=("val_miou", "val_pixel_acc"),
+            metric_label="mIoU, pixel accuracy (%)",
+            epochs=epochs,
+            title=title,
         )
     else:
-        fig = plot_curves(history)
+        fig = plot_curves(history, epochs=epochs, title=title)
     save_figure(fig, path)

@@ -1,5 +1,7 @@
 """Never losing work: the stop request, the position inside an epoch, resuming, loss checks.
 
+- :class:`RunLock` holds ``.lock`` in the run folder while a run writes there, so a
+  second run on the same ``--out`` is refused instead of overwriting the first.
 - :class:`StopRequest` turns the first Ctrl-C (SIGINT) or SIGTERM into a flag the
   loop reads at its next update, so the loop can save before it leaves.
 - :class:`Position` is where a run stands (epoch, batches of it done, running sums,
@@ -15,7 +17,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field, fields
@@ -25,6 +31,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from .._files import process_alive
 from .checkpointing import load_checkpoint
 from .config import MOVABLE_FIELDS, SESSION_FIELDS, ConfigError, TrainConfig
 from .distributed import Process, all_reduce_sum
@@ -33,6 +40,7 @@ __all__ = [
     "EpochMeter",
     "NonFiniteLossError",
     "Position",
+    "RunLock",
     "StopRequest",
     "epoch_seed",
     "merge_for_resume",
@@ -42,6 +50,69 @@ __all__ = [
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the step."""
+
+
+class RunLock:
+    """``.lock`` in the run folder while a run writes there (rank 0 only).
+
+    The file is created with O_CREAT | O_EXCL, so of two runs started together on one
+    folder exactly one gets it; it holds the owner's pid, host and start time. A
+    second run is refused with a ConfigError naming that process. A lock whose
+    process no longer runs on this host (a run that was killed) is taken over, with a
+    note. The lock is removed when the run ends, also on Ctrl-C or an error; a folder
+    the lock alone created is removed with it.
+    """
+
+    NAME = ".lock"
+
+    def __init__(self, out: str | os.PathLike, *, enabled: bool = True) -> None:
+        self.folder, self.enabled = Path(out), enabled
+        self.path, self.note, self._made_folder = self.folder / self.NAME, "", False
+
+    def __enter__(self) -> RunLock:
+        if not self.enabled:
+            return self
+        self._made_folder = not self.folder.exists()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        for _ in range(2):  # a second try after taking over a stale lock
+            try:
+                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._take_over_or_refuse()
+                continue
+            with os.fdopen(handle, "w") as file:
+                json.dump(owner, file)
+            return self
+        raise ConfigError(f"could not take the lock {self.path}; another run took it first")
+
+    def _take_over_or_refuse(self) -> None:
+        """Remove a stale lock (its process gone from this host), else raise ConfigError."""
+        try:
+            holder = json.loads(self.path.read_text())
+            pid, host = int(holder["pid"]), str(holder["host"])
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(holder["started"])))
+        except FileNotFoundError:
+            return  # released between our two calls: try again
+        except (ValueError, KeyError, TypeError):  # half-written by a process killed at once
+            pid, host, started = None, socket.gethostname(), "?"
+        if host == socket.gethostname() and (pid is None or not process_alive(pid)):
+            self.path.unlink(missing_ok=True)
+            self.note = f"took over the lock {self.path} of process {pid}, which no longer runs"
+            return
+        raise ConfigError(
+            f"{self.folder} is in use by process {pid} on {host} (started {started}, lock "
+            f"{self.path}); wait for it to end, pass another --out, or delete the lock if "
+            "that process is gone"
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.enabled:
+            return
+        self.path.unlink(missing_ok=True)
+        if self._made_folder:
+            with contextlib.suppress(OSError):  # not empty: the run wrote there
+                self.folder.rmdir()
 
 
 class StopRequest:
