@@ -40,10 +40,10 @@ __all__ = [
     "reference_info",
 ]
 
-#: The weights file; its description is the ``.json`` file of the same name beside it.
 REFERENCE_WEIGHTS = Path(__file__).resolve().parent / "data" / "reference_nano_shapes.pt"
-#: The command that re-makes both files, run from the repository's root.
+"""The weights file; its description is the ``.json`` file of the same name beside it."""
 REBUILD_COMMAND = "python docs/scripts/make_reference.py"
+"""The command that re-makes both files, run from the repository's root."""
 
 
 def _info_path(weights: Path) -> Path:
