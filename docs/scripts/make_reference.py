@@ -1,0 +1,138 @@
+"""Re-make the reference network shipped in hornet_ref/data/ (hornet_ref.reference).
+
+    python docs/scripts/make_reference.py                      # train, then write both files
+    python docs/scripts/make_reference.py --run /tmp/ref_run   # package a finished run
+
+Training is the default run, ``hornet-ref train --out DIR`` with no other flag
+(hornet_nano_7x7 on the built-in shapes, the ``auto`` recipe; about 15 minutes on a
+2-core CPU). The script then scores the run's final weights and its EMA on the run's
+validation images, keeps whichever scores higher (the first on a tie), and writes
+
+- hornet_ref/data/reference_nano_shapes.pt: a bare fp32 state_dict (fp16 if fp32
+  would exceed 10 MB), loadable with ``torch.load(weights_only=True)``;
+- hornet_ref/data/reference_nano_shapes.json: what it is (model, task, data, epochs,
+  updates, validation top-1, the command, the torch version, the file's SHA-256).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from hornet_ref._files import write_atomic
+from hornet_ref.checkpoint import load_pretrained, read_state_dict, save_atomic
+from hornet_ref.cli import main as cli_main
+from hornet_ref.hornet import create_model
+from hornet_ref.reference import REFERENCE_WEIGHTS, reference_images
+from hornet_ref.train.checkpointing import load_checkpoint
+from hornet_ref.train.data import _normalization
+from hornet_ref.train.shapes import SHAPE_CLASSES
+
+MAX_BYTES = 10 * 2**20
+VAL_SEED = 2  # hornet_ref.train.data.build_datasets: the built-in val split's seed
+TRAIN_COMMAND = "hornet-ref train --out {out}"
+
+
+@torch.no_grad()
+def _accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    hits = sum(
+        int((model(x).argmax(1) == y).sum()) for x, y in zip(images.split(250), labels.split(250))
+    )
+    return 100 * hits / len(labels)
+
+
+def _serialised(state: dict[str, torch.Tensor]) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def package(run: Path, out: Path, command: str | None = None) -> dict:
+    """Write the weights and their description from a finished default run (``command``:
+    how it was trained, when not by this script)."""
+    checkpoint = load_checkpoint(run / "checkpoint.pt")
+    config = checkpoint["config"]
+    defaults = {"data": "builtin", "task": "classify", "model": "hornet_nano_7x7"}
+    if any(config.get(k) != v for k, v in defaults.items()) or config.get("train_samples"):
+        sys.exit(f"{run} is not the default run (hornet-ref train with no flags)")
+    if checkpoint["epoch"] != config["epochs"]:
+        sys.exit(f"{run} has not finished: epoch {checkpoint['epoch']} of {config['epochs']}")
+
+    img_size = config.get("img_size") or 32
+    mean, std = _normalization("builtin")
+    n_val = config.get("val_samples") or 2000
+    info = {
+        "model": config["model"],
+        "task": "classify",
+        "data": "builtin",
+        "classes": list(SHAPE_CLASSES),
+        "img_size": img_size,
+        "mean": list(mean),
+        "std": list(std),
+        "val": {"samples": n_val, "seed": VAL_SEED},
+    }
+    images, labels = reference_images(info=info)
+
+    scores, states = {}, {}
+    for kind in ("final", "ema"):
+        if kind == "ema" and checkpoint.get("ema") is None:
+            continue
+        state = read_state_dict(checkpoint, use_ema=kind == "ema")
+        model = load_pretrained(create_model(config["model"], num_classes=10), state).eval()
+        scores[kind], states[kind] = _accuracy(model, images, labels), state
+        print(f"{kind} weights: {scores[kind]:.2f}% top-1 on {n_val} val images")
+    kept = max(scores, key=lambda k: (scores[k], k == "final"))
+
+    state = {k: v.float().contiguous() for k, v in states[kept].items()}
+    data = _serialised(state)
+    if len(data) > MAX_BYTES:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        data = _serialised(state)
+    info |= {
+        "epochs": config["epochs"],
+        "updates": int(checkpoint["scheduler"]["last_epoch"]),  # one scheduler step per update
+        "weights": kept,
+        "val_acc1": round(scores[kept], 2),
+        "val_acc1_by_weights": {k: round(v, 2) for k, v in scores.items()},
+        "command": command or TRAIN_COMMAND.format(out=run),
+        "rebuild": "python docs/scripts/make_reference.py",
+        "torch": torch.__version__,
+        "dtype": str(next(iter(state.values())).dtype).removeprefix("torch."),
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    info["summary"] = (
+        f"{info['model']} trained on the built-in shapes, {info['updates']:,} updates, "
+        f"{info['val_acc1']:.1f}% val top-1"
+    )
+    write_atomic(out, lambda file: file.write(data))
+    save_atomic(None, out.with_suffix(".json"), text=json.dumps(info, indent=2) + "\n")
+    print(f"wrote {out} ({len(data) / 2**20:.1f} MB, {kept} weights) and its .json")
+    return info
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, help="a finished default run's folder (skip training)")
+    parser.add_argument("--train-out", type=Path, default=Path("runs/reference"))
+    parser.add_argument("--out", type=Path, default=REFERENCE_WEIGHTS)
+    parser.add_argument("--command", help="with --run: the command(s) that trained it, recorded")
+    args = parser.parse_args()
+    run = args.run
+    if run is None:
+        run = args.train_out
+        code = cli_main(["train", "--out", str(run)])
+        if code:
+            return code
+    package(run, args.out, args.command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
