@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import platform
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ __all__ = [
     "Task",
     "Variant",
     "build_variant",
+    "cell_name",
     "run_study",
     "summarise",
     "train_cell",
@@ -111,8 +115,9 @@ TASKS = (
     ),
     Task(
         "same-different",
-        "are two random 4x4 binary items identical? (PSVRT, 32-px canvas, 6,000 train / 1,000 val)",
-        lambda: make_same_different(train=6_000, val=1_000),
+        "are two random 2x2 binary items identical? (PSVRT, 16-px canvas, 20,000 train / "
+        "1,000 val)",
+        partial(make_same_different, train=20_000, val=1_000, side=16, item=2),
         shift=0,  # a shift could push an item off the canvas and change its label
     ),
 )
@@ -211,6 +216,25 @@ def train_cell(
     return model, row
 
 
+_DATA: dict[str, TaskData] = {}  # each process makes a task's data once
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _train_and_save(out: Path, task: Task, variant: Variant, seed: int, recipe: Recipe) -> dict:
+    """Train one cell and write its weights, then its row (the row last: it marks it done)."""
+    if task.name not in _DATA:
+        _DATA[task.name] = task.make()
+    model, row = train_cell(_DATA[task.name], variant, seed, recipe, task.shift)
+    row |= {"task": task.name, "variant": variant.name, "seed": seed}
+    name = cell_name(task.name, variant, seed)
+    torch.save(model.state_dict(), out / "cells" / f"{name}.pt")
+    _atomic_json(out / "cells" / f"{name}.json", row)
+    return row
+
+
 def _settings(
     recipe: Recipe, tasks: Iterable[Task], variants: Iterable[Variant], seeds: int
 ) -> dict:
@@ -253,7 +277,7 @@ def _check_folder(out: Path, settings: dict) -> int:
     return 0
 
 
-def _cell_name(task: str, variant: Variant, seed: int) -> str:
+def cell_name(task: str, variant: Variant, seed: int) -> str:
     return f"{task}__{variant.name.replace(' ', '_').replace(',', '-')}__seed{seed}"
 
 
@@ -275,13 +299,16 @@ def run_study(
     tasks: Iterable[Task] = TASKS,
     variants: Iterable[Variant] = VARIANTS,
     progress: bool = True,
+    workers: int = 1,
     say: Callable[[str], None] = print,
 ) -> dict:
     """Run (or resume) the study in ``out``; returns the results (also in results.json).
 
     ``quick`` runs one seed of three variants (no gating, order 1, orders 2-5) with a
-    quarter of the updates. A folder that already holds a study with other settings is
-    refused; finished cells are never trained again nor overwritten.
+    quarter of the updates. ``workers`` > 1 trains that many cells at once, each in its
+    own process on one thread (the tasks' ``make`` must then be picklable). A folder
+    that already holds a study with other settings is refused; finished cells are never
+    trained again nor overwritten.
     """
     from tqdm.auto import tqdm
 
@@ -291,8 +318,8 @@ def run_study(
         seeds = 1
         recipe = Recipe(**{**asdict(recipe), "updates": max(1, recipe.updates // 4)})
         variants = [v for v in variants if v.name in _QUICK_VARIANTS] or variants[:3]
-    if seeds < 1:
-        raise StudyError(f"seeds must be >= 1, got {seeds}")
+    if seeds < 1 or workers < 1:
+        raise StudyError(f"seeds and workers must be >= 1, got {seeds} and {workers}")
     out = Path(out)
     settings = _settings(recipe, tasks, variants, seeds)
     kept = _check_folder(out, settings)
@@ -300,30 +327,40 @@ def run_study(
         say(f"resuming {out}: {kept} finished cells kept, not retrained")
 
     grid = [(t, v, s) for t in tasks for v in variants for s in range(seeds)]
+    todo = [
+        c for c in grid if not (out / "cells" / f"{cell_name(c[0].name, *c[1:])}.json").exists()
+    ]
     started = time.perf_counter()
-    bar = tqdm(grid, desc="order study", unit="cell", disable=not progress)
-    data: dict[str, TaskData] = {}
-    for task, variant, seed in bar:
-        name = _cell_name(task.name, variant, seed)
-        path = out / "cells" / f"{name}.json"
-        if path.exists():
-            continue
-        bar.set_postfix_str(f"{task.name}, {variant.name}, seed {seed}")
-        if task.name not in data:
-            data[task.name] = task.make()
-        model, row = train_cell(data[task.name], variant, seed, recipe, task.shift)
-        row |= {"task": task.name, "variant": variant.name, "seed": seed}
-        torch.save(model.state_dict(), out / "cells" / f"{name}.pt")
-        _atomic_json(path, row)  # last: a cell counts as finished only with its weights saved
+    bar = tqdm(
+        total=len(grid),
+        initial=len(grid) - len(todo),
+        desc="order study",
+        unit="cell",
+        disable=not progress,
+    )
+    if workers == 1:
+        for task, variant, seed in todo:
+            bar.set_postfix_str(f"{task.name}, {variant.name}, seed {seed}")
+            _train_and_save(out, task, variant, seed, recipe)
+            bar.update()
+    else:
+        # Small networks use one core badly: one cell per process, one thread each.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+            jobs = [pool.submit(_train_and_save, out, *cell, recipe) for cell in todo]
+            for job in as_completed(jobs):
+                row = job.result()
+                bar.set_postfix_str(f"{row['task']}, {row['variant']}, seed {row['seed']}")
+                bar.update()
     bar.close()
 
     rows = [
-        json.loads((out / "cells" / f"{_cell_name(t.name, v, s)}.json").read_text())
+        json.loads((out / "cells" / f"{cell_name(t.name, v, s)}.json").read_text())
         for t, v, s in grid
     ]
     results = {
         "settings": settings,
-        "machine": _machine(),
+        "machine": _machine() | {"workers": workers},
         "wall_seconds_this_session": time.perf_counter() - started,
         "train_seconds_total": sum(r["seconds"] for r in rows),
         "cost": {v.name: _cost(v, 10) for v in variants},
