@@ -13,7 +13,13 @@ from PIL import Image
 from torchvision import datasets
 
 from hornet_ref.train.config import TrainConfig
-from hornet_ref.train.data import DataError, build_datasets, build_loaders, check_readable
+from hornet_ref.train.data import (
+    DataError,
+    UnreadableImageError,
+    build_datasets,
+    build_loaders,
+    check_readable,
+)
 from hornet_ref.train.shapes import SHAPE_CLASSES, make_shapes
 
 
@@ -106,6 +112,24 @@ def test_unreadable_images_are_found_before_training_and_listed_in_one_line(tmp_
     message = str(info.value)
     assert message.startswith("2 of 8 images cannot be read") and "\n" not in message
     assert str(whole) in message and str(root / "val" / "dog" / "1.png") in message
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_an_image_broken_after_the_check_stops_the_loader_in_one_line_naming_it(tmp_path, workers):
+    """Also from a DataLoader worker, which re-raises with its traceback in the message."""
+    root = _image_folder(tmp_path)
+    data = build_datasets(TrainConfig(data=str(root)), img_size=32)  # checked: all readable
+    broken, gone = root / "train" / "cat" / "1.png", root / "train" / "dog" / "0.png"
+    broken.write_text("not an image any more")
+    gone.unlink()
+    loader = torch.utils.data.DataLoader(data.train, batch_size=1, num_workers=workers)
+    with pytest.raises(UnreadableImageError) as info:
+        list(loader)
+    message = str(info.value)
+    assert "\n" not in message and "Traceback" not in message, message
+    assert message.startswith(f"{root / 'train' / 'cat' / '1.png'} was readable when the run")
+    assert "(UnidentifiedImageError)" in message and message.endswith("with --resume)")
+    assert isinstance(info.value, DataError)  # the CLI's one line for bad data, status 2
 
 
 def test_a_long_list_of_unreadable_images_shows_the_first_few_and_the_count(tmp_path):

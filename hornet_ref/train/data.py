@@ -9,7 +9,9 @@
 - a path: an ImageFolder root in the ImageNet layout, ``PATH/train/<class>/*.jpg``
   and ``PATH/val/<class>/*.jpg``, with the same class folders in both. Every image
   is decoded once before training (:func:`check_readable`): a damaged file stops
-  the run with one line naming it, before the first epoch rather than inside one.
+  the run with one line naming it, before the first epoch rather than inside one;
+  a file that breaks during the run stops it with one line too
+  (:class:`UnreadableImageError`).
 
 Augmentation comes from ``torchvision.transforms.v2``. 32x32 data gets the
 CIFAR pipeline (pad-and-crop, flip); ImageFolder data gets the ImageNet one
@@ -60,6 +62,31 @@ _EVAL_CROP = 0.875  # ImageNet validation: resize to img_size / 0.875, centre-cr
 
 class DataError(ValueError):
     """Data that cannot be found or read, with the layout that was expected."""
+
+
+class UnreadableImageError(DataError):
+    """An image that was readable before training and is not any more (deleted or
+    overwritten during the run). A DataLoader worker re-raises it in the main
+    process with the worker's traceback in the message: only its own line is kept."""
+
+    def __init__(self, message: str) -> None:
+        prefix = f"{type(self).__module__}.{type(self).__qualname__}: "
+        last = message.rstrip().splitlines()[-1] if message.strip() else message
+        super().__init__(last.removeprefix(prefix) if last.startswith(prefix) else message)
+
+
+def _load_image(path: str) -> object:
+    """torchvision's ImageFolder loader, whose failure is one line naming the file."""
+    try:
+        return datasets.folder.default_loader(path)
+    except OSError as e:  # PIL's UnidentifiedImageError is one; a deleted file too
+        said = " ".join(str(e).split())
+        why = type(e).__name__ if path in said else f"{type(e).__name__}: {said}"
+        raise UnreadableImageError(
+            f"{path} was readable when the run began and is not now ({why}); restore it "
+            "and start again (a training run continues from its last finished epoch with "
+            "--resume)"
+        ) from None
 
 
 @dataclass
@@ -154,7 +181,7 @@ def _image_folder(root: Path, split: str, transform: v2.Transform | None) -> dat
     if not folder.is_dir():
         raise DataError(f"{root} has no {split}/ folder: expected {layout}")
     try:
-        return datasets.ImageFolder(str(folder), transform=transform)
+        return datasets.ImageFolder(str(folder), transform=transform, loader=_load_image)
     except (FileNotFoundError, OSError) as e:
         raise DataError(f"cannot read images under {folder}: {e}; expected {layout}") from e
 
