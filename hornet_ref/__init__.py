@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_attributes
+from .lazy import lazy_attributes
 
 if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imports on use
     from .analysis import (
@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imp
     from .checkpoint import CheckpointError, convert_checkpoint, load_pretrained, read_state_dict
     from .constants import IMAGENET_MEAN, IMAGENET_STD
     from .export import export_onnx, export_program, verify_onnx
+    from .factory import create_model
     from .flops import count_flops, count_params
     from .gnconv import (
         GlobalLocalFilter,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imp
         depthwise_conv,
         resize_complex_weight,
     )
-    from .hornet import HorBlock, HorNet, HorNetConfig, create_model, list_models, model_config
+    from .hornet import HorBlock, HorNet, HorNetConfig, list_models, model_config
     from .pretrained import DownloadError, eval_transform, list_pretrained
     from .recorder import InteractionRecorder
     from .train import TrainConfig, fit
@@ -81,7 +82,8 @@ _SOURCES = {
         "depthwise_conv",
         "resize_complex_weight",
     ),
-    "hornet": ("HorBlock", "HorNet", "HorNetConfig", "create_model", "list_models", "model_config"),
+    "factory": ("create_model",),
+    "hornet": ("HorBlock", "HorNet", "HorNetConfig", "list_models", "model_config"),
     "pretrained": ("DownloadError", "eval_transform", "list_pretrained"),
     "recorder": ("InteractionRecorder",),
     "train": ("TrainConfig", "fit"),

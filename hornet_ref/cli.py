@@ -33,8 +33,9 @@ class OneLineParser(argparse.ArgumentParser):
 def _info(args: argparse.Namespace) -> int:
     import torch
 
+    from .factory import create_model
     from .flops import count_flops, count_params
-    from .hornet import create_model, list_models
+    from .hornet import list_models
 
     names = args.names or list_models()
     unknown = [n for n in names if n not in list_models()]

@@ -45,7 +45,8 @@ def _export(args: argparse.Namespace) -> int:
         save_program,
         verify_onnx,
     )
-    from .hornet import create_model, list_models
+    from .factory import create_model
+    from .hornet import list_models
 
     if args.model not in list_models():
         return _fail(f"unknown model {args.model!r}; valid names: {', '.join(list_models())}", 2)

@@ -30,7 +30,8 @@ import torch
 from torch import Tensor
 
 from .checkpoint import CheckpointError, load_pretrained, read_checkpoint
-from .hornet import HorNet, create_model
+from .factory import create_model
+from .hornet import HorNet
 
 __all__ = [
     "REBUILD_COMMAND",

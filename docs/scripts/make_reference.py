@@ -25,10 +25,10 @@ from pathlib import Path
 
 import torch
 
-from hornet_ref._files import write_atomic
 from hornet_ref.checkpoint import load_pretrained, read_state_dict, save_atomic
 from hornet_ref.cli import main as cli_main
-from hornet_ref.hornet import create_model
+from hornet_ref.factory import create_model
+from hornet_ref.files import write_atomic
 from hornet_ref.reference import REFERENCE_WEIGHTS, reference_images
 from hornet_ref.train.checkpointing import load_checkpoint
 from hornet_ref.train.data import _normalization

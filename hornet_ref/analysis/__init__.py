@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_attributes
+from ..lazy import lazy_attributes
 
 if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imports on use
     from .compare import (

@@ -38,7 +38,8 @@ def _build_model(args: argparse.Namespace) -> HorNet:
     """The named model, with the checkpoint's weights if one is given (may raise)."""
     import torch
 
-    from ..hornet import create_model, list_models
+    from ..factory import create_model
+    from ..hornet import list_models
 
     if args.model not in list_models():
         raise ValueError(f"unknown model {args.model!r}; valid names: {', '.join(list_models())}")

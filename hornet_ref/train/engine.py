@@ -57,8 +57,9 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..checkpoint import load_pretrained, read_state_dict
+from ..factory import create_model
 from ..flops import count_params
-from ..hornet import HorNet, create_model, list_models, model_config
+from ..hornet import HorNet, list_models, model_config
 from .auto import ema_horizon
 from .checkpointing import FORMAT, capture_rng, restore_rng, save_atomic
 from .config import ConfigError, TrainConfig, explain, model_overrides, resolve

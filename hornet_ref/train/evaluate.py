@@ -16,7 +16,8 @@ from ..checkpoint import (
     read_state_dict,
     strip_prefix,
 )
-from ..hornet import create_model, model_config
+from ..factory import create_model
+from ..hornet import model_config
 from .checkpointing import FORMAT
 from .config import ConfigError, TrainConfig, model_overrides
 from .data import build_datasets, default_workers
