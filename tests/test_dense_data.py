@@ -11,15 +11,15 @@ import torch
 from matplotlib import cbook
 from PIL import Image
 
-from hornet_ref.dense.data import (
+from hornet_ref.data.scenes import (
     IGNORE_INDEX,
     SceneDetection,
     SceneSegmentation,
     SegmentationFolder,
     make_scenes,
 )
+from hornet_ref.data.shapes import SHAPE_CLASSES
 from hornet_ref.dense.metrics import SegmentationMetrics, confusion_matrix
-from hornet_ref.train.shapes import SHAPE_CLASSES
 
 
 def test_scenes_are_reproducible_from_their_seed_and_differ_across_seeds():

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 from torchvision import datasets
 
+from hornet_ref.data.shapes import SHAPE_CLASSES, make_shapes
 from hornet_ref.train.config import TrainConfig
 from hornet_ref.train.data import DataError, build_datasets, build_loaders, check_readable
-from hornet_ref.train.shapes import SHAPE_CLASSES, make_shapes
 
 
 def test_shapes_are_the_same_for_the_same_seed_and_differ_across_seeds():

@@ -21,10 +21,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
+from ..data.scenes import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
 from ..train.auto import DataStats
 from ..train.config import TrainConfig, model_overrides
 from ..train.data import DataError, check_image_files
-from .data import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
 from .metrics import SegmentationMetrics
 from .models import Segmenter, create_segmenter
 

@@ -9,8 +9,8 @@
 Which file holds what:
 
 - config.py: TrainConfig, the recipes (shapes, cifar, imagenet), the CLI flags
-- shapes.py: the built-in dataset (coloured shapes on textured backgrounds)
-- data.py: datasets, transforms and loaders (built-in, CIFAR, ImageFolder)
+- data.py: datasets, transforms and loaders (built-in, CIFAR, ImageFolder); the built-in
+  shapes themselves are in the data layer, :mod:`hornet_ref.data.shapes`
 - recipe.py: AdamW groups, warm-up + cosine, layer-wise lr decay, mixup/cutmix, EMA
 - precision.py: autocast dtype choice
 - distributed.py: torchrun processes, DDP backend, collectives
@@ -34,11 +34,11 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..data.shapes import SHAPE_CLASSES, make_shapes
     from .config import RECIPES, ConfigError, TrainConfig
     from .data import DataError
     from .engine import NonFiniteLossError, TrainResult, fit
     from .evaluate import evaluate, evaluate_checkpoint
-    from .shapes import SHAPE_CLASSES, make_shapes
 
 __all__ = [
     "RECIPES",
@@ -55,17 +55,17 @@ __all__ = [
 ]
 
 _HOME = {
-    "RECIPES": "config",
-    "ConfigError": "config",
-    "TrainConfig": "config",
-    "DataError": "data",
-    "NonFiniteLossError": "engine",
-    "TrainResult": "engine",
-    "fit": "engine",
-    "evaluate": "evaluate",
-    "evaluate_checkpoint": "evaluate",
-    "SHAPE_CLASSES": "shapes",
-    "make_shapes": "shapes",
+    "RECIPES": ".config",
+    "ConfigError": ".config",
+    "TrainConfig": ".config",
+    "DataError": ".data",
+    "NonFiniteLossError": ".engine",
+    "TrainResult": ".engine",
+    "fit": ".engine",
+    "evaluate": ".evaluate",
+    "evaluate_checkpoint": ".evaluate",
+    "SHAPE_CLASSES": "..data.shapes",
+    "make_shapes": "..data.shapes",
 }
 
 
@@ -85,7 +85,7 @@ sys.modules[__name__].__class__ = _Package
 def __getattr__(name: str) -> Any:
     if name not in _HOME:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    value = getattr(importlib.import_module(_HOME[name], __name__), name)
     globals()[name] = value
     return value
 
