@@ -166,7 +166,7 @@ def test_every_flag_states_its_default_once():
 
 
 def test_the_train_commands_parse_without_torch():
-    """`hornet-ref train --help` needs only config.py and commands.py, which import no
+    """`hornet-ref train --help` needs only config.py and cli/train.py, which import no
     torch (the package root, whose imports another test checks, is bypassed here)."""
     code = textwrap.dedent(
         f"""
@@ -174,7 +174,7 @@ def test_the_train_commands_parse_without_torch():
         root = types.ModuleType("hornet_ref")
         root.__path__ = [{str(ROOT / "hornet_ref")!r}]
         sys.modules["hornet_ref"] = root
-        from hornet_ref.train import commands
+        from hornet_ref.cli import train as commands
         commands.register(argparse.ArgumentParser().add_subparsers())
         import hornet_ref.train as train
         print(train.RECIPES["shapes"]["epochs"])

@@ -14,16 +14,16 @@ Which file holds what:
 - recipe.py: AdamW groups, warm-up + cosine, layer-wise lr decay, mixup/cutmix, EMA
 - precision.py: autocast dtype choice
 - distributed.py: torchrun processes, DDP backend, collectives
-- task.py: what is learned (loss, validation metrics, what a batch is)
+- task.py: what is learned (TaskSpec, Task) and the classification task
+- tasks.py: the tasks by name (``--task``): the one place a new task plugs in
 - checkpointing.py: atomic, weights_only checkpoints and RNG states
 - safeguards.py: never losing work: stop request, position, resuming, loss checks
 - engine.py: the build steps and the loop (fit)
-- evaluate.py: top-1 / top-5 of a model or a checkpoint
+- evaluate.py: the scores of a checkpoint, by its task
 - history.py: metrics.jsonl and curves.png
-- commands.py: ``hornet-ref train`` and ``hornet-ref evaluate``
 
 The names below load on first use (PEP 562), so importing this package, or its
-torch-free config and commands modules, does not load torch.
+torch-free config module (which ``hornet-ref train --help`` reads), does not load torch.
 """
 
 from __future__ import annotations

@@ -121,10 +121,10 @@ def _save(fig, args: argparse.Namespace) -> None:
 
 
 def _erf(args: argparse.Namespace) -> int:
+    from ..analysis.erf import THRESHOLDS, area_ratios, stage_erfs
+    from ..analysis.images import noise_images, sample_images
     from ..checkpoint import CheckpointError
     from ..pretrained import DownloadError
-    from .erf import THRESHOLDS, area_ratios, stage_erfs
-    from .images import noise_images, sample_images
 
     _use_agg()
     try:
@@ -165,10 +165,10 @@ def _erf(args: argparse.Namespace) -> int:
 def _interactions(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from ..analysis.images import sample_images
+    from ..analysis.interactions import interaction_maps
     from ..checkpoint import CheckpointError
     from ..pretrained import DownloadError
-    from .images import sample_images
-    from .interactions import interaction_maps
 
     _use_agg()
     try:
