@@ -13,7 +13,7 @@ tests/test_layers.py holds the code to it, with no circles between modules):
    pretrained.py (the published weights by name, downloads), factory.py
    (create_model, with ``pretrained=``), export.py (torch.export, ONNX),
    predict.py (ImageNet labels of one image)
-3. data: data/ (the built-in shapes and scenes, what every dataset shares),
+3. data: datasets/ (the built-in shapes and scenes, what every dataset shares),
    reference.py (the small trained network shipped with the package)
 4. analyses and plotting: analysis/ (interaction maps, measured order, effective
    receptive fields, comparisons), plotting.py (their figures)
@@ -69,7 +69,7 @@ __version__ = "0.1.0"
 LAYERS = (
     ("model", ("constants", "files", "lazy", "gnconv", "hornet", "recorder", "flops")),
     ("weights", ("checkpoint", "pretrained", "factory", "export", "predict")),
-    ("data", ("data", "reference")),
+    ("data", ("datasets", "reference")),
     ("analysis", ("analysis", "plotting")),
     ("tasks", ("train", "dense", "study")),
     ("cli", ("cli", "__init__")),

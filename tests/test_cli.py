@@ -1,4 +1,5 @@
-"""Tests of hornet_ref/cli.py: the ``hornet-ref info`` subcommand and the parser."""
+"""Tests of hornet_ref/cli/ (__init__.py, info.py): the ``hornet-ref info`` subcommand and
+the parser."""
 
 from __future__ import annotations
 

@@ -29,8 +29,9 @@ def _modules(root: Path, package: str) -> dict[str, Path]:
     return found
 
 
-def _imports(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[str, str]]:
-    """(module imported, name taken from it) for each import of the package's own modules."""
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[str, str | None]]:
+    """(module imported, name taken from it) for each import of the package's own modules;
+    the name is None where the module does not exist."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -49,6 +50,8 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[str,
                     found.append((submodule, ""))
                 elif source in modules:
                     found.append((source, alias.name))
+                elif node.level or source.split(".")[0] == name.split(".")[0]:
+                    found.append((source, None))  # the package's own, but no such module
     return found
 
 
@@ -72,6 +75,9 @@ def problems(root: Path, package: str, layers) -> list[str]:
     for module, path in modules.items():
         layer = _layer_of(module, package, layers)
         for target, taken in _imports(module, path, modules):
+            if taken is None:
+                found.append(f"{module} imports {target}, which is no module")
+                continue
             if target != module:
                 graph[module].add(target)
             above = _layer_of(target, package, layers)
@@ -137,7 +143,7 @@ def test_every_layer_names_only_modules_that_exist():
 _FAKE = {
     "__init__.py": "",
     "low.py": "def f():\n    from .high import g  # inside a function: still counted\n",
-    "high.py": "from .low import f\nfrom .sub._hidden import x\n",
+    "high.py": "from .low import f\nfrom .sub._hidden import x\nfrom .gone import y\n",
     "sub/__init__.py": "",
     "sub/_hidden.py": "from .. import low\nx = 1\n",
 }
@@ -157,7 +163,8 @@ def test_the_check_finds_upward_imports_circles_and_private_names(fake):
     assert "fake.low (bottom) imports fake.high (top)" in found
     assert "circle: fake.high -> fake.low -> fake.sub._hidden" in found
     assert "fake.high imports the private fake.sub._hidden.x of another package" in found
-    assert len(found) == 3
+    assert "fake.high imports fake.gone, which is no module" in found
+    assert len(found) == 4
 
 
 def test_the_check_fails_on_a_module_in_no_layer(fake):

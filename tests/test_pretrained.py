@@ -515,7 +515,7 @@ def test_predict_reports_a_bad_image_in_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "notes.png is not an image" in err
 
 
-@pytest.mark.parametrize("module", ["pretrained.py", "weights_commands.py"])
+@pytest.mark.parametrize("module", ["pretrained.py", "cli/weights.py"])
 def test_the_registry_and_the_command_parsers_import_no_torch_at_module_level(module):
     tree = ast.parse((ROOT / "hornet_ref" / module).read_text())
     top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]

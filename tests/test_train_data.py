@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torchvision import datasets
 
-from hornet_ref.data.shapes import SHAPE_CLASSES, make_shapes
+from hornet_ref.datasets.shapes import SHAPE_CLASSES, make_shapes
 from hornet_ref.train.config import TrainConfig
 from hornet_ref.train.data import DataError, build_datasets, build_loaders, check_readable
 

@@ -27,7 +27,7 @@ import torch
 
 from hornet_ref.checkpoint import load_pretrained, read_state_dict, save_atomic
 from hornet_ref.cli import main as cli_main
-from hornet_ref.data.shapes import SHAPE_CLASSES
+from hornet_ref.datasets.shapes import SHAPE_CLASSES
 from hornet_ref.factory import create_model
 from hornet_ref.files import write_atomic
 from hornet_ref.reference import REFERENCE_WEIGHTS, reference_images

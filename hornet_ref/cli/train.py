@@ -25,7 +25,7 @@ def _fail(command: str, error: Exception) -> None:
 _INPUT_ERRORS = (
     ("hornet_ref.checkpoint", "CheckpointError"),
     ("hornet_ref.pretrained", "DownloadError"),
-    ("hornet_ref.data.folders", "DataError"),
+    ("hornet_ref.datasets.folders", "DataError"),
 )
 
 

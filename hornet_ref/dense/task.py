@@ -22,8 +22,8 @@ from torchvision.transforms import v2
 
 from ..checkpoint import load_pretrained, read_state_dict, strip_prefix
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
-from ..data.folders import DataError, Datasets, check_image_files
-from ..data.scenes import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
+from ..datasets.folders import DataError, Datasets, check_image_files
+from ..datasets.scenes import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
 from ..train.auto import DataStats
 from ..train.config import TrainConfig, model_overrides
 from ..train.distributed import pick_device

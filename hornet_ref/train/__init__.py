@@ -10,7 +10,7 @@ Which file holds what:
 
 - config.py: TrainConfig, the recipes (shapes, cifar, imagenet), the CLI flags
 - data.py: datasets, transforms and loaders (built-in, CIFAR, ImageFolder); the built-in
-  shapes themselves are in the data layer, :mod:`hornet_ref.data.shapes`
+  shapes themselves are in the data layer, :mod:`hornet_ref.datasets.shapes`
 - recipe.py: AdamW groups, warm-up + cosine, layer-wise lr decay, mixup/cutmix, EMA
 - precision.py: autocast dtype choice
 - distributed.py: torchrun processes, DDP backend, collectives
@@ -34,7 +34,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..data.shapes import SHAPE_CLASSES, make_shapes
+    from ..datasets.shapes import SHAPE_CLASSES, make_shapes
     from .config import RECIPES, ConfigError, TrainConfig
     from .data import DataError
     from .engine import NonFiniteLossError, TrainResult, fit
@@ -64,8 +64,8 @@ _HOME = {
     "fit": ".engine",
     "evaluate": ".evaluate",
     "evaluate_checkpoint": ".evaluate",
-    "SHAPE_CLASSES": "..data.shapes",
-    "make_shapes": "..data.shapes",
+    "SHAPE_CLASSES": "..datasets.shapes",
+    "make_shapes": "..datasets.shapes",
 }
 
 

@@ -2,7 +2,7 @@
 
 ``--data`` names one of three kinds:
 
-- ``builtin``: :func:`~hornet_ref.train.shapes.make_shapes`, generated in memory
+- ``builtin``: :func:`~hornet_ref.datasets.shapes.make_shapes`, generated in memory
   (train and val from different seeds), no files, no download;
 - ``cifar10`` / ``cifar100``: torchvision's datasets, downloaded into ``--data-cache``
   the first time (the machine must be online then);
@@ -34,8 +34,8 @@ from torchvision import datasets, tv_tensors
 from torchvision.transforms import v2
 
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
-from ..data.folders import DataError, Datasets, check_image_files
-from ..data.shapes import SHAPE_CLASSES, make_shapes
+from ..datasets.folders import DataError, Datasets, check_image_files
+from ..datasets.shapes import SHAPE_CLASSES, make_shapes
 from .auto import DataStats
 from .config import TrainConfig
 

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from ..checkpoint import CheckpointError, load_pretrained, read_state_dict
-from ..data.folders import Datasets
+from ..datasets.folders import Datasets
 from ..factory import create_model
 from ..hornet import model_config
 from .auto import DataStats

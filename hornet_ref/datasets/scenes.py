@@ -1,7 +1,7 @@
 """Dense data: built-in scenes of shapes, and segmentation folders in ADE20K's layout.
 
 Built-in scenes reuse the built-in classification data's drawing
-(:mod:`hornet_ref.data.shapes`): the same textured backgrounds and shapes, now
+(:mod:`hornet_ref.datasets.shapes`): the same textured backgrounds and shapes, now
 several per image (1 to ``max_shapes``), larger images, each shape painted over the
 ones before it. Every scene comes with a per-pixel class map (0 = background,
 ``k + 1`` = shape class ``k``), and the visible part of each shape as an instance
@@ -114,7 +114,7 @@ def make_scenes(
 
     Each scene holds 1 to ``max_shapes`` shapes (radius ``size / 10`` to ``size / 5``)
     of classes drawn from ``classes`` (default: all ten of
-    :data:`~hornet_ref.data.shapes.SHAPE_CLASSES`), painted in turn over a textured
+    :data:`~hornet_ref.datasets.shapes.SHAPE_CLASSES`), painted in turn over a textured
     background with a little pixel noise.
     """
     if n < 1 or size < 16 or max_shapes < 1:
