@@ -17,8 +17,9 @@ tests/test_layers.py holds the code to it, with no circles between modules):
    reference.py (the small trained network shipped with the package)
 4. analyses and plotting: analysis/ (interaction maps, measured order, effective
    receptive fields, comparisons), plotting.py (their figures)
-5. tasks and training: train/ (TrainConfig, fit, the task registry), dense/
-   (segmentation: decoders, segmenters, the segment task), study/ (the order study)
+5. tasks and training: dense/ (decoders, segmenters, segmentation metrics), train/
+   (TrainConfig, fit, the task registry, the classify and segment tasks), study/ (the
+   order study)
 6. the command line: cli/ (``hornet-ref``, one module per command group), and this
    file, the package's front door
 

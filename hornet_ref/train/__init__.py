@@ -16,6 +16,7 @@ Which file holds what:
 - distributed.py: torchrun processes, DDP backend, collectives
 - task.py: what is learned (TaskSpec, Task) and the classification task
 - tasks.py: the tasks by name (``--task``): the one place a new task plugs in
+- segment.py: semantic segmentation as a task (data, segmenter, loss, mIoU)
 - checkpointing.py: atomic, weights_only checkpoints and RNG states
 - safeguards.py: never losing work: stop request, position, resuming, loss checks
 - engine.py: the build steps and the loop (fit)

@@ -23,7 +23,7 @@ def _classify() -> TaskSpec:
 
 
 def _segment() -> TaskSpec:
-    from ..dense.task import SegmentTask
+    from .segment import SegmentTask
 
     return SegmentTask()
 

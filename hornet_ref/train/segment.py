@@ -24,12 +24,12 @@ from ..checkpoint import load_pretrained, read_state_dict, strip_prefix
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..datasets.folders import DataError, Datasets, check_image_files
 from ..datasets.scenes import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
-from ..train.auto import DataStats
-from ..train.config import TrainConfig, model_overrides
-from ..train.distributed import pick_device
-from ..train.task import Evaluation
-from .metrics import SegmentationMetrics
-from .models import Segmenter, create_segmenter
+from ..dense.metrics import SegmentationMetrics
+from ..dense.models import Segmenter, create_segmenter
+from .auto import DataStats
+from .config import TrainConfig, model_overrides
+from .distributed import pick_device
+from .task import Evaluation
 
 __all__ = [
     "SCENE_SIZE",
