@@ -15,6 +15,7 @@ from hornet_ref.cli import build_parser, main
 from hornet_ref.hornet import model_config
 from hornet_ref.train.config import (
     RECIPES,
+    TASKS,
     ConfigError,
     TrainConfig,
     add_arguments,
@@ -183,3 +184,12 @@ def test_the_train_commands_parse_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["6", "[]"], out.stderr
+
+
+def test_every_task_choice_has_a_task_in_the_registry():
+    from hornet_ref.train.tasks import REGISTRY, get_task
+
+    assert tuple(REGISTRY) == TASKS
+    assert all(get_task(name).head_key.endswith("weight") for name in TASKS)
+    with pytest.raises(ConfigError, match="--task must be one of classify, segment; got 'detect'"):
+        get_task("detect")

@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .config import ConfigError
-from .task import TaskSpec
+from .task import ClassifyTask, TaskSpec
 
 __all__ = ["REGISTRY", "get_task"]
 
 
 def _classify() -> TaskSpec:
-    from .task import ClassifyTask
-
     return ClassifyTask()
 
 
@@ -35,5 +33,5 @@ REGISTRY: dict[str, Callable[[], TaskSpec]] = {"classify": _classify, "segment":
 def get_task(name: str) -> TaskSpec:
     """The task called ``name``; raises ConfigError naming the known ones."""
     if name not in REGISTRY:
-        raise ConfigError(f"unknown task {name!r}; expected one of {', '.join(REGISTRY)}")
+        raise ConfigError(f"--task must be one of {', '.join(REGISTRY)}; got {name!r}")
     return REGISTRY[name]()
