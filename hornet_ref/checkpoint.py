@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._files import write_atomic
+from .files import write_atomic
 from .gnconv import resize_complex_weight
 
 __all__ = [
@@ -188,12 +188,12 @@ def _signature(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[int, ..
 
 @lru_cache(maxsize=1)
 def _variant_signatures() -> dict[str, dict[str, tuple[int, ...]]]:
-    from .hornet import create_model, list_models
+    from .hornet import HorNet, list_models, model_config
 
     signatures = {}
     for name in list_models():
         with torch.device("meta"):  # shapes only: no memory, even for the Large models
-            model = create_model(name)
+            model = HorNet(model_config(name))
         signatures[name] = _signature({k: tuple(v.shape) for k, v in model.state_dict().items()})
     return signatures
 
@@ -289,7 +289,7 @@ def load_pretrained(
 
 def save_atomic(obj: Any, path: str | PathLike, *, text: str | None = None) -> None:
     """Write ``obj`` with ``torch.save`` (or ``text`` as UTF-8) to ``path`` atomically
-    (see ``hornet_ref._files.write_atomic``)."""
+    (see ``hornet_ref.files.write_atomic``)."""
     if text is None:
         write_atomic(path, lambda file: torch.save(obj, file))
     else:

@@ -22,15 +22,12 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from .gnconv import GlobalLocalFilter, GnConv, LayerNorm2d, MixerFactory, UngatedConv
-from .pretrained import _build as _build_pretrained
-from .pretrained import pretrained_cfg
 
 __all__ = [
     "DropPath",
     "HorBlock",
     "HorNet",
     "HorNetConfig",
-    "create_model",
     "list_models",
     "model_config",
 ]
@@ -469,7 +466,8 @@ PUBLISHED = tuple(name for name in _MODELS if not name.startswith(("hornet_mini"
 
 
 def list_models() -> list[str]:
-    """Names accepted by :func:`create_model`: the ten published variants, then small ones."""
+    """Names accepted by :func:`~hornet_ref.factory.create_model`: the ten published variants,
+    then small ones."""
     return list(_MODELS)
 
 
@@ -482,30 +480,3 @@ def model_config(name: str, **overrides) -> HorNetConfig:
     if unknown:
         raise ValueError(f"unknown HorNet option(s) {unknown}; valid: {', '.join(fields)}")
     return replace(_MODELS[name], **overrides)
-
-
-def create_model(
-    name: str,
-    pretrained: bool = False,
-    pretrained_cfg_overlay: dict | None = None,
-    **overrides,
-) -> HorNet:
-    """Build a named HorNet, e.g. ``create_model("hornet_tiny_gf", num_classes=10,
-    drop_path_rate=0.2)``. See :func:`list_models` for the names.
-
-    With ``pretrained=True`` it loads the published weights (see
-    :func:`~hornet_ref.pretrained.list_pretrained`; downloaded once into torch.hub's
-    cache), or the file ``pretrained_cfg_overlay={"file": path}`` names, in any layout
-    :func:`~hornet_ref.read_state_dict` reads. The head follows the file (the Large
-    models keep their ImageNet-22K head) unless ``num_classes`` asks for another, which
-    is then fresh. Every model carries ``model.pretrained_cfg`` (see
-    :func:`~hornet_ref.pretrained.pretrained_cfg`).
-    """
-    if pretrained:
-        return _build_pretrained(name, pretrained_cfg_overlay, overrides)
-    model = HorNet(model_config(name, **overrides))
-    base = _MODELS[name]
-    model.pretrained_cfg = pretrained_cfg(
-        name, pretrained_cfg_overlay, img_size=base.img_size, num_classes=base.num_classes
-    )
-    return model

@@ -21,10 +21,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from ._files import write_atomic
 from .analysis.erf import THRESHOLDS, area_ratios
 from .analysis.interactions import InteractionMaps
 from .analysis.order import HarsanyiDividends, OrderMeasurement
+from .files import write_atomic
 
 __all__ = [
     "ERF_CMAP",

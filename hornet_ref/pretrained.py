@@ -440,22 +440,3 @@ def pretrained_state_dict(cfg: str | Mapping[str, Any], *, progress: bool = True
                 f"downloads it again. ({e})"
             ) from e
         raise
-
-
-def _build(name: str, overlay: Mapping[str, Any] | None, overrides: dict[str, Any]) -> Any:
-    """create_model(name, pretrained=True, ...): the head follows the file unless
-    ``num_classes`` is given and differs, then it is fresh."""
-    from .checkpoint import load_pretrained
-    from .hornet import HorNet, model_config
-
-    base = model_config(name)
-    cfg = pretrained_cfg(name, overlay, img_size=base.img_size, num_classes=base.num_classes)
-    state = pretrained_state_dict(cfg)
-    head = state.get("head.weight")
-    file_classes = int(head.shape[0]) if head is not None else 0
-    wanted = overrides.get("num_classes", file_classes)
-    model = HorNet(model_config(name, **{**overrides, "num_classes": wanted}))
-    load_pretrained(model, state, skip_head=wanted != file_classes)
-    cfg["num_classes"] = file_classes
-    model.pretrained_cfg = cfg
-    return model

@@ -1,7 +1,7 @@
 """The trained reference network shipped with the package, for figures that need trained weights.
 
 A ``hornet_nano_7x7`` trained by the default run, ``hornet-ref train`` with no flags (the
-built-in shapes, :mod:`hornet_ref.train.shapes`), so that anyone can show trained next to
+built-in shapes, :mod:`hornet_ref.datasets.shapes`), so that anyone can show trained next to
 random weights offline, and anyone can re-make it::
 
     python docs/scripts/make_reference.py
@@ -30,7 +30,8 @@ import torch
 from torch import Tensor
 
 from .checkpoint import CheckpointError, load_pretrained, read_checkpoint
-from .hornet import HorNet, create_model
+from .factory import create_model
+from .hornet import HorNet
 
 __all__ = [
     "REBUILD_COMMAND",
@@ -123,7 +124,7 @@ def reference_images(
 
     Returns ``(images, labels)``: (N, 3, S, S) float32 and (N,) int64.
     """
-    from .train.shapes import make_shapes
+    from .datasets.shapes import make_shapes
 
     info = info or reference_info()
     total = info["val"]["samples"]

@@ -1,6 +1,7 @@
 """The benchmark scripts run end to end (tiny settings) and print their tables."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -82,7 +83,7 @@ def test_gnconv_bench_growth_table_and_plot(tmp_path):
     )
     assert "Growth with map size" in stdout
     assert {r["module"] for r in table["by_size"]} == {"gnconv 7x7", "gnconv GF", "attention"}
-    assert all(r["fwd ms"] > 0 for r in table["by_size"])
+    assert all(math.isfinite(r["fwd ms"]) and r["fwd ms"] > 0 for r in table["by_size"])
     assert plot.stat().st_size > 1000
 
 
@@ -98,7 +99,8 @@ def test_gnconv_bench_readability_table_has_a_control(tmp_path):
         ("64x56x56", "plain again"),
     ]
     assert [r["order"] for r in rows[::3]] == [2, 3, 4, 5]  # HorNet-T's orders by stage
-    assert all(0 < r["fwd+bwd x plain"] < 10 and 0 < r["fwd x plain"] < 10 for r in rows)
+    figures = [r[key] for r in rows for key in ("fwd+bwd x plain", "fwd x plain")]
+    assert all(math.isfinite(x) and x > 0 for x in figures)  # speed bounds stay in the script
     assert "by_size" not in table and "by_order" not in table
 
 

@@ -1,4 +1,5 @@
-"""Tests of hornet_ref/cli.py: the ``hornet-ref info`` subcommand and the parser."""
+"""Tests of hornet_ref/cli/ (__init__.py, info.py): the ``hornet-ref info`` subcommand and
+the parser."""
 
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ def test_a_mismatched_torchvision_is_one_line_naming_both_versions_and_the_fix(
 
 
 def test_the_broken_install_check_never_raises_and_ignores_other_errors(monkeypatch):
-    from hornet_ref._install import broken_install, matching_torchvision
+    from hornet_ref.cli._install import broken_install, matching_torchvision
 
     assert broken_install(ValueError("--lr must be > 0")) is None
     assert broken_install(RuntimeError("CUDA out of memory")) is None

@@ -1,5 +1,5 @@
-"""Tests of hornet_ref/dense/data.py and metrics.py: built-in scenes, ADE20K-style folders,
-mIoU and pixel accuracy."""
+"""Tests of hornet_ref/datasets/scenes.py and hornet_ref/dense/metrics.py: built-in scenes,
+ADE20K-style folders, mIoU and pixel accuracy."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import torch
 from matplotlib import cbook
 from PIL import Image
 
-from hornet_ref.dense.data import (
+from hornet_ref.datasets.scenes import (
     IGNORE_INDEX,
     SceneDetection,
     SceneSegmentation,
     SegmentationFolder,
     make_scenes,
 )
+from hornet_ref.datasets.shapes import SHAPE_CLASSES
 from hornet_ref.dense.metrics import SegmentationMetrics, confusion_matrix
-from hornet_ref.train.shapes import SHAPE_CLASSES
 
 
 def test_scenes_are_reproducible_from_their_seed_and_differ_across_seeds():

@@ -12,15 +12,15 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from hornet_ref.dense.task import (
+from hornet_ref.train import TrainConfig, fit
+from hornet_ref.train.data import DataError
+from hornet_ref.train.evaluate import evaluate_checkpoint
+from hornet_ref.train.segment import (
     Segmentation,
     build_segmenter,
     evaluate_segmenter,
     segmentation_datasets,
 )
-from hornet_ref.train import TrainConfig, fit
-from hornet_ref.train.data import DataError
-from hornet_ref.train.evaluate import evaluate_checkpoint
 
 
 class _Oracle(nn.Module):
@@ -136,8 +136,8 @@ def test_fit_segment_finetune_by_name_starts_the_backbone_from_the_published_fil
 
 
 def test_the_recipe_line_of_a_segment_run_counts_scenes_and_their_classes(tmp_path):
-    from hornet_ref.dense.task import segment_stats
     from hornet_ref.train.auto import DataStats
+    from hornet_ref.train.segment import segment_stats
 
     assert segment_stats(TrainConfig(task="segment")) == DataStats(2_000, 5, 64)
     assert segment_stats(TrainConfig(task="segment", train_samples=320)).train_images == 320

@@ -305,7 +305,7 @@ def test_a_missing_export_dependency_names_the_extra(missing, monkeypatch, tmp_p
 def test_cli_export_parser_imports_no_torch():
     """The module that declares ``hornet-ref export`` builds its parser without torch
     (loaded from its file, since the package root on this branch imports the model)."""
-    import hornet_ref.export_commands as commands
+    import hornet_ref.cli.export as commands
 
     code = (
         "import argparse, importlib.util, sys\n"

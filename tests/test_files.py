@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hornet_ref._files import remove_stale_temporaries, write_atomic
+from hornet_ref.files import remove_stale_temporaries, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ def test_a_writer_killed_mid_save_leaves_a_temporary_the_next_save_removes(tmp_p
         root = types.ModuleType("hornet_ref")  # the writer alone, without the package root
         root.__path__ = [{str(ROOT / "hornet_ref")!r}]
         sys.modules["hornet_ref"] = root
-        from hornet_ref._files import write_atomic
+        from hornet_ref.files import write_atomic
 
         def slow(file):
             file.write(b"epoch 2, half")

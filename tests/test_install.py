@@ -1,4 +1,4 @@
-"""Tests of hornet_ref/_install.py: a torch that does not import is told in one line.
+"""Tests of hornet_ref/cli/_install.py: a torch that does not import is told in one line.
 
 The broken torchvision cases go through the CLI in tests/test_cli.py; here torch
 itself fails, in a fresh process whose ``import torch`` finds a stand-in package
@@ -61,7 +61,7 @@ def test_a_torch_that_does_not_import_is_one_line_with_the_reinstall_command(
 
 
 def test_a_missing_optional_package_inside_torch_is_not_called_a_broken_install(tmp_path):
-    from hornet_ref._install import broken_install
+    from hornet_ref.cli._install import broken_install
 
     # torch.onnx without onnx: an ImportError naming onnx, raised while importing a
     # torch module; the caller reports it, not as a broken torch
@@ -76,7 +76,7 @@ def test_a_missing_optional_package_inside_torch_is_not_called_a_broken_install(
 
 
 def test_torch_not_installed_says_so(monkeypatch):
-    from hornet_ref._install import broken_install
+    from hornet_ref.cli._install import broken_install
 
     def version(package):
         raise importlib.metadata.PackageNotFoundError(package)

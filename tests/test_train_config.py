@@ -15,6 +15,7 @@ from hornet_ref.cli import build_parser, main
 from hornet_ref.hornet import model_config
 from hornet_ref.train.config import (
     RECIPES,
+    TASKS,
     ConfigError,
     TrainConfig,
     add_arguments,
@@ -166,7 +167,7 @@ def test_every_flag_states_its_default_once():
 
 
 def test_the_train_commands_parse_without_torch():
-    """`hornet-ref train --help` needs only config.py and commands.py, which import no
+    """`hornet-ref train --help` needs only config.py and cli/train.py, which import no
     torch (the package root, whose imports another test checks, is bypassed here)."""
     code = textwrap.dedent(
         f"""
@@ -174,7 +175,7 @@ def test_the_train_commands_parse_without_torch():
         root = types.ModuleType("hornet_ref")
         root.__path__ = [{str(ROOT / "hornet_ref")!r}]
         sys.modules["hornet_ref"] = root
-        from hornet_ref.train import commands
+        from hornet_ref.cli import train as commands
         commands.register(argparse.ArgumentParser().add_subparsers())
         import hornet_ref.train as train
         print(train.RECIPES["shapes"]["epochs"])
@@ -183,3 +184,12 @@ def test_the_train_commands_parse_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["6", "[]"], out.stderr
+
+
+def test_every_task_choice_has_a_task_in_the_registry():
+    from hornet_ref.train.tasks import REGISTRY, get_task
+
+    assert tuple(REGISTRY) == TASKS
+    assert all(get_task(name).head_key.endswith("weight") for name in TASKS)
+    with pytest.raises(ConfigError, match="--task must be one of classify, segment; got 'detect'"):
+        get_task("detect")

@@ -21,7 +21,7 @@ from PIL import Image
 
 from hornet_ref import create_model
 from hornet_ref.cli import main
-from hornet_ref.train import ConfigError, NonFiniteLossError, TrainConfig, engine, fit
+from hornet_ref.train import ConfigError, NonFiniteLossError, TrainConfig, engine, fit, task
 from hornet_ref.train.checkpointing import load_checkpoint
 
 TIMING = ("images_per_sec", "peak_mem_mb", "seconds")
@@ -401,7 +401,7 @@ def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpo
         model.forward = forward
         return model
 
-    monkeypatch.setattr(engine, "create_model", poisoned_model)
+    monkeypatch.setattr(task, "create_model", poisoned_model)  # the classify task builds it
     out = tmp_path / "run"
     with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, step 3/8"):
         fit(_tiny(out, epochs=3))

@@ -25,14 +25,14 @@ from pathlib import Path
 
 import torch
 
-from hornet_ref._files import write_atomic
 from hornet_ref.checkpoint import load_pretrained, read_state_dict, save_atomic
 from hornet_ref.cli import main as cli_main
-from hornet_ref.hornet import create_model
+from hornet_ref.datasets.shapes import SHAPE_CLASSES
+from hornet_ref.factory import create_model
+from hornet_ref.files import write_atomic
 from hornet_ref.reference import REFERENCE_WEIGHTS, reference_images
 from hornet_ref.train.checkpointing import load_checkpoint
 from hornet_ref.train.data import _normalization
-from hornet_ref.train.shapes import SHAPE_CLASSES
 
 MAX_BYTES = 10 * 2**20
 VAL_SEED = 2  # hornet_ref.train.data.build_datasets: the built-in val split's seed

@@ -11,20 +11,20 @@
 - compare.py: one analysis over several modules (orders 1..5, 7x7 vs GF, gnConv vs the
   baselines, random-init vs trained weights)
 - images.py: real photographs without a download, normalised for ImageNet models
-- commands.py: the ``hornet-ref erf`` and ``hornet-ref interactions`` subcommands
 
 The model modules know nothing of this package; it only reads them (through
 ``GnConv(..., return_interactions=True)`` and :class:`~hornet_ref.InteractionRecorder`).
 
 Names load lazily, each with its own module on first use, so ``import
-hornet_ref.analysis.commands`` (the CLI's parser) imports no torch.
+hornet_ref.analysis`` imports no torch. The ``hornet-ref erf`` and ``interactions``
+commands that drive it are in :mod:`hornet_ref.cli.analysis`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_attributes
+from ..lazy import lazy_attributes
 
 if TYPE_CHECKING:  # what IDEs and the API docs see; at run time __getattr__ imports on use
     from .compare import (
@@ -111,4 +111,4 @@ __all__ = [
     "stage_erfs",
 ]
 
-__getattr__, __dir__ = lazy_attributes(__name__, _SOURCES, submodules=("commands",))
+__getattr__, __dir__ = lazy_attributes(__name__, _SOURCES)

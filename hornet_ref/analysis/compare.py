@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from ..checkpoint import load_pretrained
+from ..factory import create_model
 from ..gnconv import GlobalLocalFilter, GnConv
-from ..hornet import create_model
 from .erf import effective_receptive_field, stage_erfs
 from .interactions import InteractionMaps, interaction_maps
 from .mixers import SelfAttentionMixer, convnext_block

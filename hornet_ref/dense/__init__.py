@@ -2,14 +2,14 @@
 
 - decoders.py: decoder_gnconv, HorFPN, UPerHead, FPNSegHead
 - models.py: create_segmenter (Segmenter), maskrcnn_hornet (HorNetFPNBackbone)
-- data.py: built-in scenes (make_scenes, SceneSegmentation, SceneDetection) and
-  SegmentationFolder (ADE20K's layout)
+- scenes (make_scenes, SceneSegmentation, SceneDetection) and SegmentationFolder, from
+  the data layer (hornet_ref.datasets.scenes), re-exported here
 - metrics.py: confusion_matrix, SegmentationMetrics (mIoU, pixel accuracy)
 
 Not imported by ``import hornet_ref`` (it loads torchvision's detection models).
 """
 
-from .data import (
+from ..datasets.scenes import (
     IGNORE_INDEX,
     SceneDetection,
     Scenes,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .data import IGNORE_INDEX
+from ..datasets.scenes import IGNORE_INDEX
 
 __all__ = ["SegmentationMetrics", "confusion_matrix"]
 

@@ -21,7 +21,8 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
-from ..hornet import HorNet, create_model
+from ..factory import create_model
+from ..hornet import HorNet
 from .decoders import FPNSegHead, UPerHead, pyramid
 
 __all__ = ["HEADS", "HorNetFPNBackbone", "Segmenter", "create_segmenter", "maskrcnn_hornet"]

@@ -9,21 +9,22 @@
 Which file holds what:
 
 - config.py: TrainConfig, the recipes (shapes, cifar, imagenet), the CLI flags
-- shapes.py: the built-in dataset (coloured shapes on textured backgrounds)
-- data.py: datasets, transforms and loaders (built-in, CIFAR, ImageFolder)
+- data.py: datasets, transforms and loaders (built-in, CIFAR, ImageFolder); the built-in
+  shapes themselves are in the data layer, :mod:`hornet_ref.datasets.shapes`
 - recipe.py: AdamW groups, warm-up + cosine, layer-wise lr decay, mixup/cutmix, EMA
 - precision.py: autocast dtype choice
 - distributed.py: torchrun processes, DDP backend, collectives
-- task.py: what is learned (loss, validation metrics, what a batch is)
+- task.py: what is learned (TaskSpec, Task) and the classification task
+- tasks.py: the tasks by name (``--task``): the one place a new task plugs in
+- segment.py: semantic segmentation as a task (data, segmenter, loss, mIoU)
 - checkpointing.py: atomic, weights_only checkpoints and RNG states
 - safeguards.py: never losing work: stop request, position, resuming, loss checks
 - engine.py: the build steps and the loop (fit)
-- evaluate.py: top-1 / top-5 of a model or a checkpoint
+- evaluate.py: the scores of a checkpoint, by its task
 - history.py: metrics.jsonl and curves.png
-- commands.py: ``hornet-ref train`` and ``hornet-ref evaluate``
 
 The names below load on first use (PEP 562), so importing this package, or its
-torch-free config and commands modules, does not load torch.
+torch-free config module (which ``hornet-ref train --help`` reads), does not load torch.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..datasets.shapes import SHAPE_CLASSES, make_shapes
     from .config import RECIPES, ConfigError, TrainConfig
     from .data import DataError
     from .engine import NonFiniteLossError, TrainResult, fit
     from .evaluate import evaluate, evaluate_checkpoint
-    from .shapes import SHAPE_CLASSES, make_shapes
 
 __all__ = [
     "RECIPES",
@@ -55,17 +56,17 @@ __all__ = [
 ]
 
 _HOME = {
-    "RECIPES": "config",
-    "ConfigError": "config",
-    "TrainConfig": "config",
-    "DataError": "data",
-    "NonFiniteLossError": "engine",
-    "TrainResult": "engine",
-    "fit": "engine",
-    "evaluate": "evaluate",
-    "evaluate_checkpoint": "evaluate",
-    "SHAPE_CLASSES": "shapes",
-    "make_shapes": "shapes",
+    "RECIPES": ".config",
+    "ConfigError": ".config",
+    "TrainConfig": ".config",
+    "DataError": ".data",
+    "NonFiniteLossError": ".engine",
+    "TrainResult": ".engine",
+    "fit": ".engine",
+    "evaluate": ".evaluate",
+    "evaluate_checkpoint": ".evaluate",
+    "SHAPE_CLASSES": "..datasets.shapes",
+    "make_shapes": "..datasets.shapes",
 }
 
 
@@ -85,7 +86,7 @@ sys.modules[__name__].__class__ = _Package
 def __getattr__(name: str) -> Any:
     if name not in _HOME:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    value = getattr(importlib.import_module(_HOME[name], __name__), name)
     globals()[name] = value
     return value
 

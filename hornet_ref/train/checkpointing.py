@@ -16,7 +16,7 @@ int, float, bool, None):
     resumed      one {epoch, batch, time} per --resume (both also in config.json;
                  checkpoints written before them lack them)
 
-It is written by the project's one atomic writer (:mod:`hornet_ref._files`): a
+It is written by the project's one atomic writer (:mod:`hornet_ref.files`): a
 temporary file in the same folder, flushed to disk, then renamed over the old
 one, so a crash or Ctrl-C at any moment leaves either the old checkpoint or the
 new one; a temporary left by a killed process is removed at the next save.

@@ -2,7 +2,7 @@
 
 ``--data`` names one of three kinds:
 
-- ``builtin``: :func:`~hornet_ref.train.shapes.make_shapes`, generated in memory
+- ``builtin``: :func:`~hornet_ref.datasets.shapes.make_shapes`, generated in memory
   (train and val from different seeds), no files, no download;
 - ``cifar10`` / ``cifar100``: torchvision's datasets, downloaded into ``--data-cache``
   the first time (the machine must be online then);
@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,16 +34,17 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torch.utils.data.distributed import DistributedSampler
 from torchvision import datasets, tv_tensors
 from torchvision.transforms import v2
-from tqdm.auto import tqdm
 
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
+from ..datasets.folders import DataError, Datasets, check_image_files
+from ..datasets.shapes import SHAPE_CLASSES, make_shapes
 from .auto import DataStats
 from .config import TrainConfig
-from .shapes import SHAPE_CLASSES, make_shapes
 
 __all__ = [
     "DataError",
     "Datasets",
+    "UnreadableImageError",
     "build_datasets",
     "build_loaders",
     "check_image_files",
@@ -58,10 +58,6 @@ _CIFAR_MEAN, _CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 _SHAPES_MEAN, _SHAPES_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 _BUILTIN_SIZES = (12_000, 2_000)
 _EVAL_CROP = 0.875  # ImageNet validation: resize to img_size / 0.875, centre-crop img_size
-
-
-class DataError(ValueError):
-    """Data that cannot be found or read, with the layout that was expected."""
 
 
 class UnreadableImageError(DataError):
@@ -87,20 +83,6 @@ def _load_image(path: str) -> object:
             "and start again (a training run continues from its last finished epoch with "
             "--resume)"
         ) from None
-
-
-@dataclass
-class Datasets:
-    """The train and val datasets of a run, and what the model must know about them."""
-
-    train: Dataset
-    val: Dataset
-    classes: list[str]
-    kind: str  # "builtin", "cifar10", "cifar100" or "folder"
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
 
 
 class _TensorImages(Dataset):
@@ -266,23 +248,6 @@ def build_datasets(config: TrainConfig, img_size: int) -> Datasets:
     return Datasets(train, val, classes, kind)
 
 
-# Folders larger than this get a progress bar and (unless --workers 0) several threads.
-_LARGE_FOLDER = 2_000
-
-
-def _readable(path: str) -> bool:
-    """Whether PIL decodes the image whole (a JPEG at 1/8 scale: the same bytes read)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            image.draft("RGB", (image.width // 8 or 1, image.height // 8 or 1))
-            image.load()
-    except Exception:  # PIL's errors for unknown, truncated and damaged files vary
-        return False
-    return True
-
-
 def _image_paths(dataset: Dataset) -> list[str]:
     """The files an ImageFolder (or a Subset of one) reads."""
     if isinstance(dataset, Subset):
@@ -297,36 +262,6 @@ def check_readable(dataset_list: list[Dataset], *, workers: int | None = None) -
     check_image_files(
         [p for dataset in dataset_list for p in _image_paths(dataset)], workers=workers
     )
-
-
-def check_image_files(paths: list[str], *, workers: int | None = None) -> None:
-    """Decode every image file once, before training; raise a one-line DataError listing
-    the files that cannot be read (the first few, and how many), so that a damaged file
-    stops a run before its first epoch, not inside one.
-
-    More than 2,000 files show a progress bar and are read by ``workers`` threads
-    (default: up to 8).
-    """
-    large = len(paths) > _LARGE_FOLDER
-    if workers is None:
-        workers = min(8, len(os.sched_getaffinity(0)))
-    bar = dict(total=len(paths), desc="checking images", unit="img", disable=not large)
-    if large and workers > 1:
-        # Threads, not processes: PIL decodes without the GIL, and threads need no
-        # importable __main__ (notebooks, scripts without a main guard).
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers) as pool:
-            flags = list(tqdm(pool.map(_readable, paths, chunksize=64), **bar))
-    else:
-        flags = [_readable(p) for p in tqdm(paths, **bar)]
-    bad = [p for p, ok in zip(paths, flags, strict=True) if not ok]
-    if bad:
-        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-        raise DataError(
-            f"{len(bad)} of {len(paths)} images cannot be read (not an image, truncated or "
-            f"damaged): {shown}; remove or replace them and start again"
-        )
 
 
 class _SkipFirst(Sampler[int]):

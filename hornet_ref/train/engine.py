@@ -18,8 +18,8 @@ Setup is four build steps, each returning a small dataclass: :func:`build_data`
 (datasets, loaders, the epoch's size), :func:`build_model` (the network, its DDP /
 compiled wrappers, dtype and memory format), :func:`build_optimisation` (AdamW,
 schedule, gradient scaler, EMA) and :func:`build_task` (what is learned: loss,
-validation metrics, what a batch is; see :mod:`hornet_ref.train.task`, the one
-place a new task plugs in).
+validation metrics, what a batch is; see :mod:`hornet_ref.train.task`). The task is
+picked by name from :mod:`hornet_ref.train.tasks`, the one place a new task plugs in.
 
 Never losing work (the helpers are in :mod:`hornet_ref.train.safeguards`):
 
@@ -56,13 +56,12 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..checkpoint import load_pretrained, read_state_dict
 from ..flops import count_params
-from ..hornet import HorNet, create_model, list_models, model_config
+from ..hornet import list_models, model_config
 from .auto import ema_horizon
 from .checkpointing import FORMAT, capture_rng, restore_rng, save_atomic
-from .config import ConfigError, TrainConfig, explain, model_overrides, resolve
-from .data import Datasets, build_datasets, build_loaders, data_stats, default_workers
+from .config import ConfigError, TrainConfig, explain, resolve
+from .data import Datasets, build_loaders, default_workers
 from .distributed import Process, all_reduce_sum, setup, teardown
 from .history import save_curves, write_metrics
 from .precision import amp_dtype, autocast
@@ -76,7 +75,8 @@ from .safeguards import (
     epoch_seed,
     open_run,
 )
-from .task import Classification, Task
+from .task import Task
+from .tasks import get_task
 
 __all__ = [
     "Data",
@@ -103,7 +103,7 @@ class TrainResult:
     config: TrainConfig
     history: list[dict[str, Any]]
     out: Path
-    model: nn.Module  # the trained network (a HorNet, or a Segmenter for --task segment)
+    model: nn.Module  # the trained network: the task's model (a HorNet to classify)
 
     @property
     def checkpoint(self) -> Path:
@@ -133,22 +133,13 @@ class Data:
 def build_data(config: TrainConfig, proc: Process, state: dict | None) -> Data:
     """Datasets and loaders for ``config``; raises ConfigError / DataError when they
     cannot work, or when the data's classes are not those of the resumed checkpoint."""
-    img_size = config.img_size or model_config(config.model).img_size
-    if config.task == "segment":
-        from ..dense.task import segment_img_size
-
-        img_size = config.img_size or segment_img_size(config.data)
+    spec = get_task(config.task)
+    img_size = spec.img_size(config)
     stride = model_config(config.model).stem_patch * 8
     if img_size % stride:
         raise ConfigError(f"--img-size must be a multiple of {stride} for {config.model}")
-    if config.task == "segment":
-        from ..dense.task import segmentation_datasets
-
-        datasets = Datasets(*segmentation_datasets(config, img_size))
-        classifier = "head.classifier.weight"  # the segmenter's per-pixel classifier
-    else:
-        datasets, classifier = build_datasets(config, img_size), "head.weight"
-    head = state["model"].get(classifier) if state is not None else None
+    datasets = spec.datasets(config, img_size)
+    head = state["model"].get(spec.head_key) if state is not None else None
     if head is not None and head.shape[0] != datasets.num_classes:
         raise ConfigError(
             f"the checkpoint in {config.out} classifies {head.shape[0]} classes, "
@@ -181,7 +172,7 @@ def build_data(config: TrainConfig, proc: Process, state: dict | None) -> Data:
 class Model:
     """The network and the forms the loop calls it in."""
 
-    net: nn.Module  # a HorNet, or a Segmenter: saved, averaged by the EMA, returned by fit
+    net: nn.Module  # the task's model: saved, averaged by the EMA, returned by fit
     train_net: nn.Module  # what a training step calls: net, wrapped by DDP and/or compiled
     eval_net: nn.Module  # what validation calls: net, compiled or not
     dtype: torch.dtype  # autocast dtype
@@ -195,27 +186,17 @@ def build_model(config: TrainConfig, proc: Process, num_classes: int, state: dic
     torch.manual_seed(config.seed)  # the same initial weights in every process
     # --finetune NAME: the variant is built once, with its published weights.
     published = state is None and config.finetune is not None and _names_variant(config.finetune)
-    if config.task == "segment":
-        from ..dense.task import build_segmenter
-
-        net = build_segmenter(config, num_classes, pretrained=published)
-    else:
-        net = create_model(
-            config.model,
-            pretrained=published,
-            num_classes=num_classes,
-            drop_path_rate=config.drop_path,
-            **model_overrides(config),
-        )
+    spec = get_task(config.task)
+    net = spec.build_model(config, num_classes, pretrained=published)
     if state is not None:
         net.load_state_dict(state["model"])
     elif published:
         if proc.is_main:
             _say(f"fine-tuning {config.finetune}'s published weights; new {num_classes}-class head")
-    elif config.finetune and config.task == "segment":
-        load_pretrained(net.backbone, read_state_dict(config.finetune), skip_head=True)
     elif config.finetune:
-        _load_finetune(net, config.finetune, num_classes, proc)
+        note = spec.load_finetune(net, config.finetune, num_classes)
+        if note and proc.is_main:
+            _say(note)
     net.set_grad_checkpointing(config.grad_checkpointing)
     # channels_last feeds tensor cores on CUDA, and lets inductor keep the depthwise
     # conv's backward in its fast layout when compiled on CPU.
@@ -252,15 +233,6 @@ def _finetune_model(config: TrainConfig) -> TrainConfig:
             f"{config.model}; drop --model or pass a weights file to --finetune"
         )
     return replace(config, model=config.finetune)
-
-
-def _load_finetune(net: HorNet, path: str, num_classes: int, proc: Process) -> None:
-    weights = read_state_dict(path)
-    head = weights.get("head.weight")
-    fresh_head = head is not None and head.shape[0] != num_classes
-    load_pretrained(net, weights, skip_head=fresh_head)
-    if proc.is_main:
-        _say(f"fine-tuning from {path}" + (f"; new {num_classes}-class head" if fresh_head else ""))
 
 
 @dataclass
@@ -310,16 +282,7 @@ def build_optimisation(
 
 def build_task(config: TrainConfig, proc: Process, data: Data, model: Model) -> Task:
     """What the run learns (see :mod:`hornet_ref.train.task`)."""
-    if config.task == "segment":
-        from ..dense.task import Segmentation
-
-        return Segmentation(
-            data.num_classes,
-            device=proc.device,
-            dtype=model.dtype,
-            memory_format=model.memory_format,
-        )
-    return Classification(
+    return get_task(config.task).task(
         config,
         data.num_classes,
         device=proc.device,
@@ -357,12 +320,7 @@ def _fit_locked(config: TrainConfig) -> TrainResult:
         raise ConfigError(
             f"unknown model {config.model!r}; expected one of {', '.join(list_models())}"
         )
-    if config.task == "segment":
-        from ..dense.task import segment_stats
-
-        stats = segment_stats(config)
-    else:
-        stats = data_stats(config, config.img_size or model_config(config.model).img_size)
+    stats = get_task(config.task).stats(config)
     world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun
     notes = _run_notes(config, state, explain(config, stats, world) if state is None else "")
     config = resolve(config, stats, world)

@@ -10,7 +10,7 @@ from the checkpoint's history after every epoch, so it always matches the
 checkpoint, resumed runs included. ``curves.png`` is
 :func:`hornet_ref.plotting.plot_curves` of the same rows, redrawn at the same times
 (and when Ctrl-C stops a run), titled with the run and the weights it started from.
-Both are written by the one atomic writer, :func:`hornet_ref._files.write_atomic`.
+Both are written by the one atomic writer, :func:`hornet_ref.files.write_atomic`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .._files import write_atomic
+from ..files import write_atomic
 
 __all__ = ["save_curves", "write_metrics"]
 

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .._files import process_alive
+from ..files import process_alive
 from .checkpointing import load_checkpoint
 from .config import MOVABLE_FIELDS, SESSION_FIELDS, ConfigError, TrainConfig
 from .distributed import Process, all_reduce_sum

@@ -1,7 +1,7 @@
 """Dense data: built-in scenes of shapes, and segmentation folders in ADE20K's layout.
 
 Built-in scenes reuse the built-in classification data's drawing
-(:mod:`hornet_ref.train.shapes`): the same textured backgrounds and shapes, now
+(:mod:`hornet_ref.datasets.shapes`): the same textured backgrounds and shapes, now
 several per image (1 to ``max_shapes``), larger images, each shape painted over the
 ones before it. Every scene comes with a per-pixel class map (0 = background,
 ``k + 1`` = shape class ``k``), and the visible part of each shape as an instance
@@ -35,7 +35,7 @@ from torchvision.ops import masks_to_boxes
 from torchvision.transforms import v2
 
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
-from ..train.shapes import SHAPE_CLASSES, _background, _shape_mask, _uniform
+from .shapes import SHAPE_CLASSES, shape_mask, textured_background, uniform
 
 __all__ = [
     "IGNORE_INDEX",
@@ -114,7 +114,7 @@ def make_scenes(
 
     Each scene holds 1 to ``max_shapes`` shapes (radius ``size / 10`` to ``size / 5``)
     of classes drawn from ``classes`` (default: all ten of
-    :data:`~hornet_ref.train.shapes.SHAPE_CLASSES`), painted in turn over a textured
+    :data:`~hornet_ref.datasets.shapes.SHAPE_CLASSES`), painted in turn over a textured
     background with a little pixel noise.
     """
     if n < 1 or size < 16 or max_shapes < 1:
@@ -128,7 +128,7 @@ def make_scenes(
     shape_ids = torch.tensor([SHAPE_CLASSES.index(c) for c in names])
     g = torch.Generator().manual_seed(seed)
 
-    image, first_colour = _background(n, size, g)  # (N, 3, S, S) in [0, 1], (N, 3, 1, 1)
+    image, first_colour = textured_background(n, size, g)  # (N, 3, S, S) in [0, 1], (N, 3, 1, 1)
     semantic = torch.zeros(n, size, size, dtype=torch.int64)
     instances = torch.zeros(n, size, size, dtype=torch.int64)
     count = torch.randint(1, max_shapes + 1, (n,), generator=g)
@@ -136,13 +136,13 @@ def make_scenes(
     for j in range(max_shapes):
         present = count > j  # (N,)
         pick = torch.randint(0, len(names), (n,), generator=g)
-        radius = _uniform(g, n, low=size / 10, high=size / 5)
-        cx = _uniform(g, n) * (size - 2 * radius) + radius
-        cy = _uniform(g, n) * (size - 2 * radius) + radius
+        radius = uniform(g, n, low=size / 10, high=size / 5)
+        cx = uniform(g, n) * (size - 2 * radius) + radius
+        cy = uniform(g, n) * (size - 2 * radius) + radius
         # Later shapes vary the first one's colour, which the background leans away from.
-        shift = _uniform(g, n, 3, low=-0.35, high=0.35)[:, :, None, None]
+        shift = uniform(g, n, 3, low=-0.35, high=0.35)[:, :, None, None]
         colour = first_colour if j == 0 else (first_colour + shift).clamp(0, 1)
-        soft = _shape_mask(shape_ids[pick], radius, cx, cy, size) * present[:, None, None]
+        soft = shape_mask(shape_ids[pick], radius, cx, cy, size) * present[:, None, None]
         image = colour * soft[:, None] + image * (1 - soft[:, None])  # paint over: (N, 3, S, S)
         hard = soft > 0.5  # (N, S, S)
         semantic[hard] = (pick + 1)[:, None, None].expand_as(hard)[hard]

@@ -25,7 +25,7 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
-__all__ = ["SHAPE_CLASSES", "make_shapes"]
+__all__ = ["SHAPE_CLASSES", "make_shapes", "shape_mask", "textured_background", "uniform"]
 
 #: Class names, in label order.
 SHAPE_CLASSES = (
@@ -79,7 +79,7 @@ def _distance(shape: Tensor, a: Tensor, b: Tensor) -> Tensor:
     return candidates.gather(0, index)[0]
 
 
-def _uniform(g: torch.Generator, *shape: int, low: float = 0.0, high: float = 1.0) -> Tensor:
+def uniform(g: torch.Generator, *shape: int, low: float = 0.0, high: float = 1.0) -> Tensor:
     return torch.rand(*shape, generator=g) * (high - low) + low
 
 
@@ -89,28 +89,28 @@ def _grid(side: int) -> tuple[Tensor, Tensor]:
     return rearrange(coords, "h -> 1 h 1"), rearrange(coords, "w -> 1 1 w")
 
 
-def _background(n: int, side: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+def textured_background(n: int, side: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
     """Textured backgrounds (N, 3, side, side) in [0, 1] and a shape colour (N, 3, 1, 1)
     that each background leans away from."""
     y, x = _grid(side)
     # Two gratings of random frequency, orientation and phase blend two colours.
     blend = torch.zeros(n, side, side)
     for _ in range(2):
-        freq = rearrange(_uniform(g, n, low=0.25, high=1.1), "n -> n 1 1")
-        angle = rearrange(_uniform(g, n, high=math.pi), "n -> n 1 1")
-        phase = rearrange(_uniform(g, n, high=2 * math.pi), "n -> n 1 1")
+        freq = rearrange(uniform(g, n, low=0.25, high=1.1), "n -> n 1 1")
+        angle = rearrange(uniform(g, n, high=math.pi), "n -> n 1 1")
+        phase = rearrange(uniform(g, n, high=2 * math.pi), "n -> n 1 1")
         blend += torch.sin(freq * (x * torch.cos(angle) + y * torch.sin(angle)) + phase)
     blend = rearrange(blend / 8 + 0.5, "n h w -> n 1 h w")  # in [0.25, 0.75]
-    fg = _uniform(g, n, 3)
+    fg = uniform(g, n, 3)
     # Background colours lean away from the shape's colour so the shape stays visible.
-    bg_mean = (1.0 - fg + _uniform(g, n, 3, low=-0.25, high=0.25)).clamp(0, 1)
-    bg_a = (bg_mean + _uniform(g, n, 3, low=-0.3, high=0.3)).clamp(0, 1)
-    bg_b = (bg_mean + _uniform(g, n, 3, low=-0.3, high=0.3)).clamp(0, 1)
+    bg_mean = (1.0 - fg + uniform(g, n, 3, low=-0.25, high=0.25)).clamp(0, 1)
+    bg_a = (bg_mean + uniform(g, n, 3, low=-0.3, high=0.3)).clamp(0, 1)
+    bg_b = (bg_mean + uniform(g, n, 3, low=-0.3, high=0.3)).clamp(0, 1)
     bg_a, bg_b, fg = (rearrange(c, "n c -> n c 1 1") for c in (bg_a, bg_b, fg))
     return bg_a * blend + bg_b * (1 - blend), fg  # (N, 3, H, W), (N, 3, 1, 1)
 
 
-def _shape_mask(shape: Tensor, radius: Tensor, cx: Tensor, cy: Tensor, side: int) -> Tensor:
+def shape_mask(shape: Tensor, radius: Tensor, cx: Tensor, cy: Tensor, side: int) -> Tensor:
     """Anti-aliased masks in [0, 1], (N, side, side), of upright shapes of the given
     classes, radii and centres (each (N,), in pixels)."""
     y, x = _grid(side)
@@ -122,13 +122,13 @@ def _shape_mask(shape: Tensor, radius: Tensor, cx: Tensor, cy: Tensor, side: int
 def _draw(labels: Tensor, g: torch.Generator) -> Tensor:
     """Images for the given labels: (N,) -> (N, 3, 32, 32) uint8."""
     n = labels.shape[0]
-    background, fg = _background(n, _SIDE, g)
+    background, fg = textured_background(n, _SIDE, g)
 
     # Shape: radius r pixels, centre kept inside the image, upright.
-    radius = _uniform(g, n, low=9.0, high=13.0)
-    cx = _uniform(g, n) * (_SIDE - 2 * radius) + radius
-    cy = _uniform(g, n) * (_SIDE - 2 * radius) + radius
-    mask = rearrange(_shape_mask(labels, radius, cx, cy, _SIDE), "n h w -> n 1 h w")
+    radius = uniform(g, n, low=9.0, high=13.0)
+    cx = uniform(g, n) * (_SIDE - 2 * radius) + radius
+    cy = uniform(g, n) * (_SIDE - 2 * radius) + radius
+    mask = rearrange(shape_mask(labels, radius, cx, cy, _SIDE), "n h w -> n 1 h w")
 
     image = (
         fg * mask + background * (1 - mask) + 0.04 * torch.randn(n, 3, _SIDE, _SIDE, generator=g)

@@ -20,16 +20,20 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
+from ..checkpoint import load_pretrained, read_state_dict, strip_prefix
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
-from ..train.auto import DataStats
-from ..train.config import TrainConfig, model_overrides
-from ..train.data import DataError, check_image_files
-from .data import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
-from .metrics import SegmentationMetrics
-from .models import Segmenter, create_segmenter
+from ..datasets.folders import DataError, Datasets, check_image_files
+from ..datasets.scenes import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
+from ..dense.metrics import SegmentationMetrics
+from ..dense.models import Segmenter, create_segmenter
+from .auto import DataStats
+from .config import TrainConfig, model_overrides
+from .distributed import pick_device
+from .task import Evaluation
 
 __all__ = [
     "SCENE_SIZE",
+    "SegmentTask",
     "Segmentation",
     "build_segmenter",
     "evaluate_segmentation_run",
@@ -264,3 +268,59 @@ def evaluate_segmentation_run(
     loader = DataLoader(val, batch_size=batch_size, num_workers=workers or 0)
     scores = evaluate_segmenter(net.to(device), loader, len(classes), device=device)
     return scores | {"images": len(val)}
+
+
+class SegmentTask:
+    """Semantic segmentation (``--task segment``): a :func:`build_segmenter` on the
+    built-in scenes or an ADE20K-layout folder."""
+
+    head_key = "head.classifier.weight"  # the segmenter's per-pixel classifier
+
+    def img_size(self, config: TrainConfig) -> int:
+        """``--img-size``, else :func:`segment_img_size`."""
+        return config.img_size or segment_img_size(config.data)
+
+    def stats(self, config: TrainConfig) -> DataStats:
+        """See :func:`segment_stats`."""
+        return segment_stats(config)
+
+    def datasets(self, config: TrainConfig, img_size: int) -> Datasets:
+        """See :func:`segmentation_datasets`."""
+        return Datasets(*segmentation_datasets(config, img_size))
+
+    def build_model(self, config: TrainConfig, num_classes: int, *, pretrained: bool) -> nn.Module:
+        """See :func:`build_segmenter`."""
+        return build_segmenter(config, num_classes, pretrained=pretrained)
+
+    def load_finetune(self, net: nn.Module, path: str, num_classes: int) -> str | None:
+        """A classifier's weights file into the segmenter's backbone (its head skipped)."""
+        load_pretrained(net.backbone, read_state_dict(path), skip_head=True)
+        return None
+
+    def task(
+        self,
+        config: TrainConfig,
+        num_classes: int,
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+        memory_format: torch.memory_format,
+    ) -> Segmentation:
+        """The :class:`Segmentation` the loop calls."""
+        return Segmentation(num_classes, device=device, dtype=dtype, memory_format=memory_format)
+
+    def evaluate_checkpoint(self, request: Evaluation) -> dict[str, float]:
+        """See :func:`evaluate_segmentation_run`."""
+        # A segmenter's own keys ("backbone.", "head."): no published layout to convert.
+        state = request.state
+        weights = strip_prefix(state["ema"] if request.ema else state["model"])
+        weights.pop("n_averaged", None)
+        return evaluate_segmentation_run(
+            TrainConfig.from_dict(request.run | {"data": request.data}),
+            weights,
+            img_size=request.img_size,
+            batch_size=request.batch_size,
+            device=pick_device(request.device),
+            workers=request.workers,
+            val_samples=request.val_samples,
+        )

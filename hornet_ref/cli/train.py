@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError, add_arguments, config_from_args
+from ..train.config import ConfigError, add_arguments, config_from_args
 
 __all__ = ["register"]
 
@@ -25,7 +25,7 @@ def _fail(command: str, error: Exception) -> None:
 _INPUT_ERRORS = (
     ("hornet_ref.checkpoint", "CheckpointError"),
     ("hornet_ref.pretrained", "DownloadError"),
-    ("hornet_ref.train.data", "DataError"),
+    ("hornet_ref.datasets.folders", "DataError"),
 )
 
 
@@ -54,7 +54,7 @@ def _set_threads(threads: int | None) -> None:
 def _train(args: argparse.Namespace) -> int:
     try:
         _set_threads(args.threads)
-        from .engine import NonFiniteLossError, fit
+        from ..train.engine import NonFiniteLossError, fit
 
         config = config_from_args(args)
         try:
@@ -73,7 +73,7 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     try:
         _set_threads(args.threads)
-        from .evaluate import evaluate_checkpoint
+        from ..train.evaluate import evaluate_checkpoint
 
         result = evaluate_checkpoint(
             args.checkpoint,

@@ -37,15 +37,16 @@ def _exporter_quiet(verbose: bool) -> Iterator[None]:
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .checkpoint import CheckpointError, load_pretrained
-    from .export import (
+    from ..checkpoint import CheckpointError, load_pretrained
+    from ..export import (
         ExportDependencyError,
         export_onnx,
         export_program,
         save_program,
         verify_onnx,
     )
-    from .hornet import create_model, list_models
+    from ..factory import create_model
+    from ..hornet import list_models
 
     if args.model not in list_models():
         return _fail(f"unknown model {args.model!r}; valid names: {', '.join(list_models())}", 2)

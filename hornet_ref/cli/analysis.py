@@ -38,7 +38,8 @@ def _build_model(args: argparse.Namespace) -> HorNet:
     """The named model, with the checkpoint's weights if one is given (may raise)."""
     import torch
 
-    from ..hornet import create_model, list_models
+    from ..factory import create_model
+    from ..hornet import list_models
 
     if args.model not in list_models():
         raise ValueError(f"unknown model {args.model!r}; valid names: {', '.join(list_models())}")
@@ -120,10 +121,10 @@ def _save(fig, args: argparse.Namespace) -> None:
 
 
 def _erf(args: argparse.Namespace) -> int:
+    from ..analysis.erf import THRESHOLDS, area_ratios, stage_erfs
+    from ..analysis.images import noise_images, sample_images
     from ..checkpoint import CheckpointError
     from ..pretrained import DownloadError
-    from .erf import THRESHOLDS, area_ratios, stage_erfs
-    from .images import noise_images, sample_images
 
     _use_agg()
     try:
@@ -164,10 +165,10 @@ def _erf(args: argparse.Namespace) -> int:
 def _interactions(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from ..analysis.images import sample_images
+    from ..analysis.interactions import interaction_maps
     from ..checkpoint import CheckpointError
     from ..pretrained import DownloadError
-    from .images import sample_images
-    from .interactions import interaction_maps
 
     _use_agg()
     try:

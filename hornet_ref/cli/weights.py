@@ -24,10 +24,11 @@ def _fail(command: str, error: Exception, code: int = 1) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError
-    from .hornet import create_model, list_models
-    from .predict import classify, load_image
-    from .pretrained import DownloadError
+    from ..checkpoint import CheckpointError
+    from ..factory import create_model
+    from ..hornet import list_models
+    from ..predict import classify, load_image
+    from ..pretrained import DownloadError
 
     if args.model not in list_models():
         return _fail("predict", ValueError(f"unknown model {args.model!r}"), 2)
@@ -50,8 +51,9 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError, convert_checkpoint, load_pretrained, read_state_dict
-    from .hornet import create_model, list_models
+    from ..checkpoint import CheckpointError, convert_checkpoint, load_pretrained, read_state_dict
+    from ..factory import create_model
+    from ..hornet import list_models
 
     try:
         state = read_state_dict(args.input, use_ema=args.ema)

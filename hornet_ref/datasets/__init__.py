@@ -1,0 +1,9 @@
+"""The data layer: the built-in images and the pieces every dataset shares.
+
+- shapes.py: the built-in classification data (coloured shapes, drawn from a seed)
+- scenes.py: built-in scenes of several shapes with per-pixel and instance labels, and
+  segmentation folders in ADE20K's layout
+- folders.py: Datasets, DataError and the one-pass check of an image folder
+
+It imports only the model layer's constants; training and segmentation build on it.
+"""
