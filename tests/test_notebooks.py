@@ -23,6 +23,7 @@ EXPECTED = [
     "03_effective_receptive_fields.ipynb",
     "04_train_on_gpu.ipynb",
     "05_gnconv_in_decoders.ipynb",
+    "06_does_the_order_matter.ipynb",
 ]
 PRESENT = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
@@ -56,7 +57,7 @@ def _python(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith("%") else line for line in source.splitlines())
 
 
-def test_the_five_notebooks_are_there_in_reading_order():
+def test_the_six_notebooks_are_there_in_reading_order():
     assert PRESENT == EXPECTED
 
 

@@ -222,8 +222,15 @@ def analyse_trained(
         energy[label] = {
             name: {"p": e.p.tolist(), "gates": e.gates.tolist()} for name, e in found.items()
         }
+    top_acc = next(
+        r["acc"]
+        for r in results["rows"]
+        if r["task"] == task and r["variant"] == top.name and r["seed"] == 0
+    )
     return {
         "task": task,
+        "updates": results["settings"]["recipe"]["updates"],
+        "energy_network": f"{top.name}, seed 0, val top-1 {top_acc:.1f}%",
         "images": images,
         "threshold": threshold,
         "erf": erf,
@@ -272,8 +279,8 @@ def plot_erf_by_order(analysis: dict, *, title: str | None = None) -> Figure:
     axes[0].legend()
     fig.suptitle(
         title
-        or f"Effective receptive field by order: study networks on {analysis['task']}, "
-        f"{analysis['images']} val images, mean ± sd over seeds"
+        or f"ERF by order: the study networks at init and trained ({analysis['updates']} "
+        f"updates on {analysis['task']}), {analysis['images']} val images, mean ± sd over seeds"
     )
     fig.tight_layout()
     return fig
@@ -294,7 +301,11 @@ def plot_energy(analysis: dict, *, title: str | None = None) -> Figure:
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("RMS of p_k")
     axes[1].legend(fontsize=7)
-    fig.suptitle(title or f"How much each order carries: order-5 network, {analysis['task']}")
+    fig.suptitle(
+        title
+        or f"How much each order carries: study network at {analysis['energy_network']} "
+        f"({analysis['updates']} updates on {analysis['task']}), {analysis['images']} val images"
+    )
     fig.tight_layout()
     return fig
 

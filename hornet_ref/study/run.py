@@ -361,7 +361,8 @@ def run_study(
     results = {
         "settings": settings,
         "machine": _machine() | {"workers": workers},
-        "wall_seconds_this_session": time.perf_counter() - started,
+        # Wall time of each session that trained cells here (a resume appends one).
+        "wall_seconds_sessions": _sessions(out, time.perf_counter() - started, len(todo)),
         "train_seconds_total": sum(r["seconds"] for r in rows),
         "cost": {v.name: _cost(v, 10) for v in variants},
         "rows": rows,
@@ -369,6 +370,19 @@ def run_study(
     }
     _atomic_json(out / "results.json", results)
     return results
+
+
+def _sessions(out: Path, seconds: float, trained: int) -> list[dict]:
+    """The earlier sessions' wall times from results.json, plus this one if it trained."""
+    earlier: list[dict] = []
+    path = out / "results.json"
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text())
+            earlier = list(stored.get("wall_seconds_sessions", []))
+        except (json.JSONDecodeError, AttributeError):
+            earlier = []
+    return earlier + ([{"seconds": seconds, "cells": trained}] if trained else [])
 
 
 def summarise(rows: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
