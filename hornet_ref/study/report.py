@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 
+VARIANT_BY_NAME = {v.name: v for v in VARIANTS}
+
 #: The full study's results as run for the docs (``python benchmarks/order_study.py --docs``),
 #: shipped with the package so notebook 6 and the docs page read them offline.
 STUDY_RESULTS = Path(__file__).resolve().parent.parent / "data" / "order_study.json"
@@ -65,7 +67,7 @@ def _variant_names(results: dict) -> list[str]:
 
 
 def distinguishable(a: dict[str, float], b: dict[str, float]) -> bool:
-    """True when two cells' seed ranges do not overlap (mean +- sd bands apart too).
+    """True when two cells' seed ranges (min-max) do not overlap.
 
     A deliberately plain rule for a few seeds: we call two settings different only
     when every seed of one beats every seed of the other.
@@ -168,9 +170,6 @@ def initial_cell(variant: Variant, seed: int, num_classes: int):
     """The same cell's network at initialisation (the seed sets the init, as in training)."""
     torch.manual_seed(seed)
     return build_variant(variant, num_classes).eval()
-
-
-VARIANT_BY_NAME = {v.name: v for v in VARIANTS}
 
 
 def _erf_ratios(model, images: torch.Tensor, t: float) -> list[float]:
