@@ -1,7 +1,7 @@
 """Named HorNets, fresh or with their published weights: :func:`create_model`.
 
-The network (:mod:`hornet_ref.hornet`) knows nothing of files or downloads, and the
-weights code (:mod:`hornet_ref.checkpoint`, :mod:`hornet_ref.pretrained`) builds no
+The network (``hornet_ref.hornet``) knows nothing of files or downloads, and the
+weights code (``hornet_ref.checkpoint``, ``hornet_ref.pretrained``) builds no
 network; this module, above both, joins them. The variants stay data in one place:
 ``hornet.py``'s table of :class:`~hornet_ref.hornet.HorNetConfig`.
 """

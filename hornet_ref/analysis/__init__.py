@@ -17,7 +17,7 @@ The model modules know nothing of this package; it only reads them (through
 
 Names load lazily, each with its own module on first use, so ``import
 hornet_ref.analysis`` imports no torch. The ``hornet-ref erf`` and ``interactions``
-commands that drive it are in :mod:`hornet_ref.cli.analysis`.
+commands that drive it are in ``hornet_ref/cli/analysis.py``.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ __all__ = [
     "make_same_different",
 ]
 
-#: The scikit-image photographs (stored in its wheel) whose patches make the ten classes.
 PHOTOGRAPHS = (
     "astronaut",
     "brick",
@@ -41,6 +40,7 @@ PHOTOGRAPHS = (
     "immunohistochemistry",
     "rocket",
 )
+"""The scikit-image photographs (stored in its wheel) whose patches make the ten classes."""
 
 
 @dataclass(frozen=True)

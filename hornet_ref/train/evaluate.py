@@ -33,7 +33,7 @@ def evaluate_checkpoint(
 ) -> dict[str, float]:
     """Validation loss, top-1 and top-5 of a checkpoint on ``data``'s val split; for a
     run of another task, that task's metrics (see its
-    :meth:`~hornet_ref.train.task.TaskSpec.evaluate_checkpoint`).
+    ``TaskSpec.evaluate_checkpoint`` in ``hornet_ref.train.task``).
 
     ``checkpoint`` is a run's ``checkpoint.pt`` (model name and image size come
     from it; ``ema=True`` picks its EMA weights) or bare weights such as the

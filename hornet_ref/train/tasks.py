@@ -1,7 +1,7 @@
 """The tasks a run can learn, by name: ``--task classify`` or ``--task segment``.
 
 The one place a new task plugs in: a :class:`~hornet_ref.train.task.TaskSpec` of its
-own, one entry below, and its name in :data:`hornet_ref.train.config.TASKS` (the
+own, one entry below, and its name in ``hornet_ref.train.config.TASKS`` (the
 ``--task`` choices). The loop (:mod:`hornet_ref.train.engine`) only calls
 :func:`get_task`. Each entry imports its task when asked, so a run loads only its own.
 """
