@@ -100,7 +100,8 @@ def conversion_note(modes: Counter) -> str | None:
             kinds[_MODE_NAMES.get(mode, mode)] += count
     if not kinds:
         return None
-    counted = ", ".join(f"{n:,} {kind}" for kind, n in kinds.most_common())
+    most = sorted(kinds.items(), key=lambda item: (-item[1], item[0]))
+    counted = ", ".join(f"{n:,} {kind}" for kind, n in most)
     return f"converted to RGB: {counted} (of {sum(modes.values()):,} images)"
 
 
