@@ -181,3 +181,89 @@ def test_finetune_by_a_name_without_published_weights_fails_in_one_line(tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no published weights" in err
     assert not (tmp_path / "run").exists()
+
+
+def _folder(root, sides, *, classes=("cat", "dog")):
+    """train/ and val/ with one PNG per side and class; each image a bit wider than high."""
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for name in classes:
+            (root / split / name).mkdir(parents=True)
+            for i, side in enumerate(sides):
+                Image.new("RGB", (side + 3, side), (i * 20, 80, 160)).save(
+                    root / split / name / f"{i}.png"
+                )
+    return str(root)
+
+
+def _chosen(data: str, **given) -> tuple[TrainConfig, str]:
+    from hornet_ref.train.task import ClassifyTask
+
+    config = TrainConfig(data=data, **given)
+    stats = ClassifyTask().stats(config)
+    return resolve(config, stats), explain(config, stats)
+
+
+@pytest.mark.parametrize(
+    "sides, model, img_size, seen",
+    [
+        ((32,) * 5, "hornet_nano_7x7", 32, "sizes all 32 px: hornet_nano_7x7 at 32 px"),
+        ((28, 36, 40, 44), "hornet_nano_7x7", 32, "sizes 28-44 px, median 40: hornet_nano_7x7"),
+        ((120, 124, 128, 132, 140), "hornet_mini_7x7", 128, "median 128: hornet_mini_7x7 at 128"),
+        ((48, 60, 64), "hornet_mini_7x7", 64, "sizes 48-64 px, median 60: hornet_mini_7x7 at 64"),
+        ((24, 64, 100, 128, 512), "hornet_mini_7x7", 96, "sizes 24-512 px, median 100"),
+        ((300, 400, 800), "hornet_mini_7x7", 224, "sizes 300-800 px, median 400"),  # at most 224
+    ],
+)
+def test_a_folder_is_trained_at_its_median_side_with_a_model_to_suit(
+    tmp_path, sides, model, img_size, seen
+):
+    config, line = _chosen(_folder(tmp_path, sides))
+    assert (config.model, config.img_size) == (model, img_size)
+    assert line.startswith("recipe auto: sizes") and seen in line
+    assert f"{img_size} px, from scratch" in line  # the recipe's own words use that side
+
+
+def test_a_given_model_or_img_size_wins_and_the_other_is_chosen_to_suit(tmp_path):
+    data = _folder(tmp_path, (120, 128, 136))
+    config, line = _chosen(data, model="hornet_nano_7x7")
+    assert (config.model, config.img_size) == ("hornet_nano_7x7", 128)
+    assert "128 px for hornet_nano_7x7 (--model given)" in line
+    config, line = _chosen(data, img_size=32)
+    assert (config.model, config.img_size) == ("hornet_nano_7x7", 32)
+    assert "hornet_nano_7x7 for 32 px (--img-size given)" in line
+    config, line = _chosen(data, img_size=96)
+    assert (config.model, config.img_size) == ("hornet_mini_7x7", 96)
+    config, line = _chosen(data, model="hornet_tiny_7x7", img_size=64)
+    assert (config.model, config.img_size) == ("hornet_tiny_7x7", 64)
+    assert "(--model and --img-size given)" in line
+
+
+def test_a_named_recipe_and_the_built_in_data_keep_the_default_model_and_side(tmp_path):
+    """Only a folder under auto is read: the built-in run is nano at 32 px, as before."""
+    from hornet_ref.train.task import ClassifyTask
+
+    config, line = _chosen("builtin")
+    assert (config.model, config.img_size) == ("hornet_nano_7x7", None)
+    assert ClassifyTask().img_size(config) == 32 and "sizes" not in line
+    assert line.startswith("recipe auto: 12,000 training images (small data), 10 classes, 32 px")
+    named = resolve(TrainConfig(data=_folder(tmp_path, (128,) * 3), recipe="imagenet"))
+    assert (named.model, named.img_size) == ("hornet_nano_7x7", None)
+
+
+def test_a_folder_run_prints_its_sizes_choice_and_conversions_in_its_first_lines(tmp_path, capsys):
+    """A 64-px folder with a grayscale image: mini at 64 px, one update, the lines said."""
+    from PIL import Image
+
+    data = _folder(tmp_path / "data", (64,) * 4)
+    Image.new("L", (70, 64), 90).save(tmp_path / "data" / "train" / "cat" / "gray.png")
+    out = tmp_path / "run"
+    config = TrainConfig(data=data, batch_size=4, epochs=1, out=str(out), progress=False, workers=0)
+    result = fit(config)
+    lines = capsys.readouterr().out.splitlines()
+    assert (result.config.model, result.config.img_size) == ("hornet_mini_7x7", 64)
+    assert lines[0].startswith("hornet_mini_7x7") and lines[0].endswith("64 px")
+    assert lines[3] == "converted to RGB: 1 grayscale (of 17 images)"
+    assert lines[4].startswith("recipe auto: sizes all 64 px: hornet_mini_7x7 at 64 px;")
+    assert json.loads((out / "config.json").read_text())["recipe_reason"] == lines[4]

@@ -11,7 +11,9 @@ import torch
 from PIL import Image
 from torchvision import datasets
 
+from hornet_ref.datasets.folders import to_rgb
 from hornet_ref.datasets.shapes import SHAPE_CLASSES, make_shapes
+from hornet_ref.train.auto import Sides
 from hornet_ref.train.config import TrainConfig
 from hornet_ref.train.data import (
     DataError,
@@ -19,6 +21,7 @@ from hornet_ref.train.data import (
     build_datasets,
     build_loaders,
     check_readable,
+    data_stats,
 )
 
 
@@ -148,11 +151,85 @@ def test_an_image_folder_without_val_names_the_layout(tmp_path):
         build_datasets(TrainConfig(data=str(root)), img_size=32)
 
 
-def test_train_and_val_with_different_classes_are_refused(tmp_path):
+def test_a_class_only_in_val_is_refused_in_one_line_naming_it(tmp_path):
     _image_folder(tmp_path, splits=("train",), classes=("cat", "dog"))
-    _image_folder(tmp_path, splits=("val",), classes=("cat", "emu"))
-    with pytest.raises(DataError, match=r"only in train/: \['dog'\], only in val/: \['emu'\]"):
+    _image_folder(tmp_path, splits=("val",), classes=("cat", "dog", "emu"))
+    with pytest.raises(DataError, match=r"^1 class folder\(s\) in .*/val/ but not in train/") as e:
         build_datasets(TrainConfig(data=str(tmp_path)), img_size=32)
+    assert "never learned: emu;" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_class_only_in_train_is_trained_named_in_one_note_and_val_keeps_its_labels(tmp_path):
+    """val/ lacks "cat", the first class: its "dog" images keep train's index 1, not 0."""
+    _image_folder(tmp_path, splits=("train",), classes=("cat", "dog"))
+    _image_folder(tmp_path, splits=("val",), classes=("dog",))
+    data = build_datasets(TrainConfig(data=str(tmp_path)), img_size=32)
+    assert data.classes == ["cat", "dog"] and data.num_classes == 2
+    assert [label for _, label in data.val] == [1, 1]
+    (note,) = data.notes
+    assert note.startswith("1 class folder(s) in train/ have no val/ folder") and "cat" in note
+
+
+def _mixed_modes(root: Path) -> Path:
+    """Per split: 3 RGB, 2 grayscale, 1 RGBA, 1 16-bit grayscale PNG (one class)."""
+    rgb = np.full((24, 24, 3), 200, np.uint8)
+    images = {
+        "rgb": [Image.fromarray(rgb)] * 3,
+        "gray": [Image.fromarray(rgb[..., 0]).convert("L")] * 2,
+        "rgba": [Image.fromarray(np.dstack([rgb, np.zeros((24, 24), np.uint8)]), "RGBA")],
+        "deep": [Image.fromarray(np.full((24, 24), 128 * 257, np.uint16))],
+    }
+    for split in ("train", "val"):
+        folder = root / split / "cat"
+        folder.mkdir(parents=True)
+        for kind, shown in images.items():
+            for i, image in enumerate(shown):
+                image.save(folder / f"{kind}{i}.png")
+    return root
+
+
+def test_grayscale_rgba_and_16_bit_images_are_converted_and_counted_in_one_line(tmp_path):
+    data = build_datasets(TrainConfig(data=str(_mixed_modes(tmp_path))), img_size=32)
+    assert data.notes == ["converted to RGB: 4 grayscale, 2 16-bit, 2 RGBA (of 14 images)"]
+    assert {tuple(image.shape) for image, _ in data.val} == {(3, 32, 32)}
+
+
+def test_16_bit_images_keep_their_grey_and_alpha_lies_over_white():
+    """PIL's own convert("RGB") clips 16-bit values at 255 (white); to_rgb scales them."""
+    deep = Image.fromarray(np.full((4, 4), 128 * 257, np.uint16))
+    assert deep.mode.startswith("I") and np.asarray(deep.convert("RGB")).min() == 255
+    assert np.asarray(to_rgb(deep)).tolist() == np.full((4, 4, 3), 128).tolist()
+    clear = Image.new("RGBA", (2, 2), (0, 0, 0, 0))
+    assert to_rgb(clear).mode == "RGB" and np.asarray(to_rgb(clear)).min() == 255
+
+
+def test_an_rgb_folder_prints_no_conversion_note(tmp_path):
+    data = build_datasets(TrainConfig(data=str(_image_folder(tmp_path))), img_size=32)
+    assert data.notes == []
+
+
+def test_a_folder_of_wildly_different_sizes_is_trained_at_one_side(tmp_path):
+    for split in ("train", "val"):
+        folder = tmp_path / split / "cat"
+        folder.mkdir(parents=True)
+        for side in (24, 40, 200, 512):
+            Image.new("RGB", (side, side * 3 // 2), (9, 99, 199)).save(folder / f"{side}.png")
+    data = build_datasets(TrainConfig(data=str(tmp_path)), img_size=64)
+    train, _, _ = build_loaders(data, batch_size=4, workers=0, seed=0)
+    images, _ = next(iter(train))
+    assert images.shape == (4, 3, 64, 64)
+    assert {tuple(image.shape) for image, _ in data.val} == {(3, 64, 64)}
+
+
+def test_data_stats_reads_the_sides_from_the_headers_of_the_training_images(tmp_path):
+    for split, sides in (("train", (24, 100, 128, 130, 512)), ("val", (999,))):
+        folder = tmp_path / split / "cat"
+        folder.mkdir(parents=True)
+        for side in sides:  # the shorter side is the height
+            Image.new("RGB", (side * 2, side)).save(folder / f"{side}.png")
+    stats = data_stats(TrainConfig(data=str(tmp_path)), img_size=32)
+    assert stats.sides == Sides(24, 128, 512) and stats.train_images == 5
+    assert data_stats(TrainConfig(), img_size=32).sides is None  # built-in: nothing to read
 
 
 def test_an_empty_split_is_refused(tmp_path):

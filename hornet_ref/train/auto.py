@@ -39,6 +39,14 @@ this module):
   0.8, drop path 0.1, at least 10 epochs and ``MIN_UPDATES_FINETUNE`` updates; the
   augmentation follows the data's tier.
 
+The **input** of a folder's run, when ``--model`` or ``--img-size`` is not given
+(:func:`choose_input`), follows its training images' shorter sides (read from the
+file headers): the side is their median, rounded to a multiple of 32 (and of the
+model's total stride), from 32 px up to 224 (or the model's own side, if larger);
+the model is ``hornet_nano_7x7`` for a median below ``MINI_FROM`` px (trained at
+32) and ``hornet_mini_7x7`` from it (stem 4: a 128-px image keeps maps of 32 to 4).
+A given ``--model`` or ``--img-size`` wins; the other is chosen to suit it.
+
 Fields the user set are not touched here; :func:`~hornet_ref.train.config.resolve`
 fills only what was left out.
 """
@@ -54,8 +62,12 @@ __all__ = [
     "MIN_EPOCHS",
     "MIN_UPDATES",
     "MIN_UPDATES_FINETUNE",
+    "MINI_FROM",
+    "SIDE_RANGE",
     "DataStats",
+    "Sides",
     "choose",
+    "choose_input",
     "ema_horizon",
     "tier",
 ]
@@ -69,6 +81,13 @@ MIN_UPDATES_FINETUNE = 300
 MIN_EPOCHS = 8
 #: The EMA's averaging horizon, as a share of the run's updates.
 EMA_SHARE = 0.1
+
+#: A folder whose median image side is below this trains hornet_nano_7x7, from it mini.
+MINI_FROM = 48
+#: The sides a folder's run may be given from its images: 32 px (nano's) to 224 (the
+#: paper's), or a larger model's own side.
+SIDE_RANGE = (32, 224)
+NANO, MINI = "hornet_nano_7x7", "hornet_mini_7x7"
 
 _PAPER_SCALE, _LARGE, _MEDIUM = 500_000, 50_000, 20_000
 _PAPER_EMA = 0.9999
@@ -102,12 +121,34 @@ _FINETUNE = dict(lr=1e-4, layer_decay=0.8, drop_path=0.1, epochs=10)
 
 
 @dataclass(frozen=True)
+class Sides:
+    """The shorter sides of a folder's training images, in pixels."""
+
+    smallest: int
+    median: int
+    largest: int
+
+    @classmethod
+    def of(cls, sides: list[int]) -> Sides:
+        """The smallest, median (the upper of two middles) and largest of ``sides``."""
+        ordered = sorted(sides)
+        return cls(ordered[0], ordered[len(ordered) // 2], ordered[-1])
+
+    def __str__(self) -> str:
+        if self.smallest == self.largest:
+            return f"sizes all {self.median} px"
+        return f"sizes {self.smallest}-{self.largest} px, median {self.median}"
+
+
+@dataclass(frozen=True)
 class DataStats:
-    """What :func:`choose` looks at: the training set's size and classes, the input side."""
+    """What :func:`choose` looks at: the training set's size and classes, the input side,
+    and (a folder's) the sides of its images, which :func:`choose_input` reads."""
 
     train_images: int
     classes: int
     img_size: int
+    sides: Sides | None = None
 
 
 def tier(train_images: int) -> str:
@@ -129,6 +170,29 @@ def _batch_for(train_images: int, batch_size: int) -> int:
     while batch_size > 8 and train_images // batch_size < 8:
         batch_size //= 2
     return batch_size
+
+
+def choose_input(sides: Sides, *, model: str | None, img_size: int | None) -> tuple[str, int, str]:
+    """``(model, img_size, words)`` for a folder of images with these ``sides``; a given
+    ``model`` or ``img_size`` (not None) is kept. ``words`` says what was seen and chosen."""
+    from ..hornet import model_config  # the model stack loads torch
+
+    chose_model = model is None
+    if model is None:
+        wide = img_size is not None and img_size >= 64 and img_size % 32 == 0
+        model = MINI if wide or (img_size is None and sides.median >= MINI_FROM) else NANO
+    variant = model_config(model)
+    step = math.lcm(variant.stem_patch * 8, 32)  # the total stride, and a multiple of 32
+    if img_size is None:
+        lowest = max(SIDE_RANGE[0], step)
+        highest = max(SIDE_RANGE[1], variant.img_size) // step * step
+        img_size = min(max(math.floor(sides.median / step + 0.5) * step, lowest), highest)
+        words = f"{model} at {img_size} px" if chose_model else f"{img_size} px for {model}"
+        given = "" if chose_model else " (--model given)"
+    else:
+        words = f"{model} for {img_size} px" if chose_model else f"{model} at {img_size} px"
+        given = " (--img-size given)" if chose_model else " (--model and --img-size given)"
+    return model, img_size, f"{sides}: {words}{given}"
 
 
 def choose(

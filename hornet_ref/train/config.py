@@ -23,9 +23,10 @@ import typing
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from .auto import DataStats, choose
+from .auto import NANO, DataStats, choose, choose_input
 
 __all__ = [
+    "DEFAULT_MODEL",
     "MOVABLE_FIELDS",
     "RECIPES",
     "SESSION_FIELDS",
@@ -75,7 +76,13 @@ class TrainConfig:
         metadata=_opt("training images: how many to generate (builtin) or a seeded subset size"),
     )
     val_samples: int | None = field(default=None, metadata=_opt("validation images, likewise"))
-    model: str = field(default="hornet_nano_7x7", metadata=_opt("a name from `hornet-ref info`"))
+    model: str | None = field(
+        default=None,
+        metadata=_opt(
+            "a name from `hornet-ref info` (default: hornet_nano_7x7; for a folder with "
+            "--recipe auto, nano or mini by its images' sizes)"
+        ),
+    )
     orders: str | None = field(
         default=None,
         metadata=_opt(
@@ -107,7 +114,13 @@ class TrainConfig:
         default=True,
         metadata=_opt("--task segment on a folder: label 0 ignored, k -> k-1 (ADE20K's way)"),
     )
-    img_size: int | None = field(default=None, metadata=_opt("input side (default: the model's)"))
+    img_size: int | None = field(
+        default=None,
+        metadata=_opt(
+            "input side (default: the model's; for a folder with --recipe auto, its "
+            "images' median side)"
+        ),
+    )
     finetune: str | None = field(
         default=None,
         metadata=_opt("weights to start from; the head is kept fresh when classes differ"),
@@ -208,6 +221,9 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
+#: The model of a run that names none, where the data does not choose one.
+DEFAULT_MODEL = NANO
+
 #: Settings that belong to one session, not to the run: they may change on --resume.
 SESSION_FIELDS = (
     "stop_after",
@@ -272,8 +288,31 @@ def _recipe_for(config: TrainConfig) -> str:
     return "imagenet"
 
 
+def _input(
+    config: TrainConfig, stats: DataStats | None
+) -> tuple[TrainConfig, DataStats | None, str]:
+    """``config`` with its model (and, for a folder under ``--recipe auto``, its input side)
+    filled in, ``stats`` at that side, and what was chosen from the images ("" if nothing).
+    A fine-tuning run keeps its model's side unless ``--img-size`` is given."""
+    if config.recipe != "auto" or stats is None or stats.sides is None:
+        return replace(config, model=config.model or DEFAULT_MODEL), stats, ""
+    if config.finetune is None:
+        model, img_size, words = choose_input(
+            stats.sides, model=config.model, img_size=config.img_size
+        )
+    else:  # the weights were trained at their model's side
+        from ..hornet import model_config  # the model stack loads torch
+
+        model = config.model or DEFAULT_MODEL
+        img_size = config.img_size or model_config(model).img_size
+        words = f"{stats.sides}: {model} at its own {img_size} px (fine-tuning)"
+    config = replace(config, model=model, img_size=img_size)
+    return config, replace(stats, img_size=img_size), words
+
+
 def _auto_values(config: TrainConfig, stats: DataStats, world: int) -> tuple[dict, str]:
-    """``hornet_ref.train.auto.choose`` for this config's data and given settings."""
+    """``hornet_ref.train.auto.choose`` for this config's data and given settings (its
+    model and input already filled in by :func:`_input`)."""
     from ..hornet import model_config  # the model stack loads torch
 
     paper = dict(RECIPES["imagenet"], drop_path=model_config(config.model).train_drop_path)
@@ -292,10 +331,12 @@ def explain(config: TrainConfig, stats: DataStats, world: int = 1) -> str:
     """One line: the recipe ``config`` resolves to, why, and which values the user gave."""
     if config.recipe != "auto":
         return f"recipe {config.recipe}, as asked"
-    _, reason = _auto_values(config, stats, world)
     given = [
         f"{k}={getattr(config, k)}" for k in RECIPES["shapes"] if getattr(config, k) is not None
     ]
+    config, stats, chosen = _input(config, stats)
+    _, reason = _auto_values(config, stats, world)
+    reason = f"{chosen}; {reason}" if chosen else reason
     return f"recipe auto: {reason}" + (f"; given: {', '.join(given)}" if given else "")
 
 
@@ -303,17 +344,19 @@ def resolve(config: TrainConfig, stats: DataStats | None = None, world: int = 1)
     """``config`` with every ``None`` recipe field filled in and the values checked.
 
     With ``recipe="auto"`` and ``stats`` (what the data looks like), the fields come
-    from ``hornet_ref.train.auto.choose``; without ``stats``, auto picks a named
+    from ``hornet_ref.train.auto.choose``, and a folder's model and input side that
+    were not given from ``choose_input``; without ``stats``, auto picks a named
     recipe from ``config.data``. A named recipe's warm-up keeps its share of the run
     when ``epochs`` is given (the paper's 20 of 300 epochs become 2 of 30). Raises
     ConfigError naming the field and what it accepts.
     """
     from ..hornet import list_models, model_config  # the model stack loads torch
 
-    if config.model not in list_models():
+    if config.model is not None and config.model not in list_models():
         raise ConfigError(
             f"unknown model {config.model!r}; expected one of {', '.join(list_models())}"
         )
+    config, stats, _ = _input(config, stats)
     if config.recipe == "auto" and stats is not None:
         auto, _ = _auto_values(config, stats, world)
         values = {k: v for k, v in auto.items() if getattr(config, k) is None}

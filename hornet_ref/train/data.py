@@ -7,11 +7,15 @@
 - ``cifar10`` / ``cifar100``: torchvision's datasets, downloaded into ``--data-cache``
   the first time (the machine must be online then);
 - a path: an ImageFolder root in the ImageNet layout, ``PATH/train/<class>/*.jpg``
-  and ``PATH/val/<class>/*.jpg``, with the same class folders in both. Every image
-  is decoded once before training (:func:`check_readable`): a damaged file stops
-  the run with one line naming it, before the first epoch rather than inside one;
-  a file that breaks during the run stops it with one line too
-  (:class:`UnreadableImageError`).
+  and ``PATH/val/<class>/*.jpg``. Every image is decoded once before training
+  (:func:`check_readable`): a damaged file stops the run with one line naming it,
+  before the first epoch rather than inside one; a file that breaks during the run
+  stops it with one line too (:class:`UnreadableImageError`). Grayscale, alpha and
+  16-bit images are converted to RGB (:func:`~hornet_ref.datasets.folders.to_rgb`)
+  and counted in one line. A class folder only in train/ is trained and named in one
+  line (its accuracy is not measured); one only in val/ stops the run, naming it.
+  :func:`data_stats` reads every training image's size from its header, for
+  ``--recipe auto`` to choose the input side and model.
 
 Augmentation comes from ``torchvision.transforms.v2``. 32x32 data gets the
 CIFAR pipeline (pad-and-crop, flip); ImageFolder data gets the ImageNet one
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,9 +41,16 @@ from torchvision import datasets, tv_tensors
 from torchvision.transforms import v2
 
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
-from ..datasets.folders import DataError, Datasets, check_image_files
+from ..datasets.folders import (
+    DataError,
+    Datasets,
+    check_image_files,
+    conversion_note,
+    image_sides,
+    to_rgb,
+)
 from ..datasets.shapes import SHAPE_CLASSES, make_shapes
-from .auto import DataStats
+from .auto import DataStats, Sides
 from .config import TrainConfig
 
 __all__ = [
@@ -72,9 +84,13 @@ class UnreadableImageError(DataError):
 
 
 def _load_image(path: str) -> object:
-    """torchvision's ImageFolder loader, whose failure is one line naming the file."""
+    """An ImageFolder image as RGB (see ``to_rgb``); a failure is one line naming the file."""
+    from PIL import Image
+
     try:
-        return datasets.folder.default_loader(path)
+        with Image.open(path) as image:
+            image.load()
+            return to_rgb(image)
     except OSError as e:  # PIL's UnidentifiedImageError is one; a deleted file too
         said = " ".join(str(e).split())
         why = type(e).__name__ if path in said else f"{type(e).__name__}: {said}"
@@ -177,7 +193,8 @@ def _subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
 
 def data_stats(config: TrainConfig, img_size: int) -> DataStats:
     """What ``--recipe auto`` looks at: training images (after ``--train-samples``),
-    classes and the input side, found without building the datasets' transforms.
+    classes and the input side, found without building the datasets' transforms; for a
+    folder, the sides of its training images too, read from the file headers.
 
     Raises DataError as :func:`build_datasets` does.
     """
@@ -190,8 +207,11 @@ def data_stats(config: TrainConfig, img_size: int) -> DataStats:
         root = Path(config.data).expanduser()
         if not root.is_dir():
             raise DataError(_no_dataset(config.data))
-        train = _image_folder(root, "train", None)
-        n, classes = len(train), len(train.classes)
+        folder = _image_folder(root, "train", None)
+        train = _subset(folder, config.train_samples, config.seed)
+        sides = image_sides(_image_paths(train))
+        found = Sides.of(sides) if sides else None
+        return DataStats(len(train), len(folder.classes), img_size, found)
     return DataStats(min(n, config.train_samples or n), classes, img_size)
 
 
@@ -233,19 +253,36 @@ def build_datasets(config: TrainConfig, img_size: int) -> Datasets:
             raise DataError(_no_dataset(config.data))
         train = _image_folder(root, "train", train_tf)
         val = _image_folder(root, "val", val_tf)
-        if train.classes != val.classes:
-            only_train = sorted(set(train.classes) - set(val.classes))
-            only_val = sorted(set(val.classes) - set(train.classes))
-            raise DataError(
-                f"train/ and val/ under {root} must hold the same class folders; "
-                f"only in train/: {only_train[:5]}, only in val/: {only_val[:5]}"
-            )
+        notes = _match_classes(root, train, val)
         classes = train.classes
     train = _subset(train, config.train_samples, config.seed)
     val = _subset(val, config.val_samples, config.seed)
-    if kind == "folder":
-        check_readable([train, val], workers=config.workers)
-    return Datasets(train, val, classes, kind)
+    if kind != "folder":
+        return Datasets(train, val, classes, kind)
+    converted = conversion_note(check_readable([train, val], workers=config.workers))
+    return Datasets(train, val, classes, kind, [*notes, *filter(None, [converted])])
+
+
+def _match_classes(root: Path, train: datasets.ImageFolder, val: datasets.ImageFolder) -> list:
+    """Give val/ the class indices of train/. A class only in train/ is trained, and named
+    in the note returned; a class only in val/ cannot be learned: a DataError names it."""
+    only_val = sorted(set(val.classes) - set(train.classes))
+    if only_val:
+        raise DataError(
+            f"{len(only_val)} class folder(s) in {root}/val/ but not in train/, so never "
+            f"learned: {', '.join(only_val[:5])}; add them to train/ or remove them from val/"
+        )
+    only_train = sorted(set(train.classes) - set(val.classes))
+    if not only_train:
+        return []
+    val.samples = [(path, train.class_to_idx[val.classes[k]]) for path, k in val.samples]
+    val.imgs, val.targets = val.samples, [k for _, k in val.samples]
+    val.classes, val.class_to_idx = train.classes, train.class_to_idx
+    return [
+        f"{len(only_train)} class folder(s) in train/ have no val/ folder, so their accuracy "
+        f"is not measured: {', '.join(only_train[:5])}"
+        + (f" and {len(only_train) - 5} more" if len(only_train) > 5 else "")
+    ]
 
 
 def _image_paths(dataset: Dataset) -> list[str]:
@@ -256,10 +293,10 @@ def _image_paths(dataset: Dataset) -> list[str]:
     return [path for path, _ in dataset.samples]
 
 
-def check_readable(dataset_list: list[Dataset], *, workers: int | None = None) -> None:
+def check_readable(dataset_list: list[Dataset], *, workers: int | None = None) -> Counter:
     """:func:`check_image_files` of every image the ImageFolder datasets (or Subsets of
-    them) read."""
-    check_image_files(
+    them) read: how many there are of each PIL mode."""
+    return check_image_files(
         [p for dataset in dataset_list for p in _image_paths(dataset)], workers=workers
     )
 

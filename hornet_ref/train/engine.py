@@ -227,7 +227,7 @@ def _finetune_model(config: TrainConfig) -> TrainConfig:
     """``--finetune NAME`` trains the variant NAME: ``--model`` may only agree with it."""
     if config.finetune is None or not _names_variant(config.finetune):
         return config
-    if config.model not in (TrainConfig.model, config.finetune):
+    if config.model not in (None, config.finetune):
         raise ConfigError(
             f"--finetune {config.finetune} fine-tunes that variant, but --model is "
             f"{config.model}; drop --model or pass a weights file to --finetune"
@@ -316,7 +316,7 @@ def fit(config: TrainConfig) -> TrainResult:
 def _fit_locked(config: TrainConfig) -> TrainResult:
     config, state = open_run(config, Path(config.out) / CHECKPOINT)
     config = _finetune_model(config)
-    if config.model not in list_models():
+    if config.model is not None and config.model not in list_models():
         raise ConfigError(
             f"unknown model {config.model!r}; expected one of {', '.join(list_models())}"
         )
@@ -342,6 +342,8 @@ def _train(config: TrainConfig, proc: Process, state: dict | None, notes: dict) 
     task = build_task(config, proc, data, model)
     pos, out, say = Position.from_state(state, proc.world), Path(config.out), _printer(proc)
     say(_describe(config, proc, data, model, opt))
+    for note in data.datasets.notes:
+        say(note)
     say(notes["recipe_reason"] if state is None else "recipe: the stored run's values")
     if pos.epoch or pos.batch:
         say(f"resuming at epoch {pos.epoch + 1}, batch {pos.batch}/{data.batches}")

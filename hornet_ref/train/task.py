@@ -35,7 +35,7 @@ from ..datasets.folders import Datasets
 from ..factory import create_model
 from ..hornet import model_config
 from .auto import DataStats
-from .config import TrainConfig, model_overrides
+from .config import DEFAULT_MODEL, TrainConfig, model_overrides
 from .data import build_datasets, data_stats, default_workers
 from .distributed import all_reduce_sum, pick_device
 from .precision import amp_dtype, autocast
@@ -210,8 +210,9 @@ class ClassifyTask:
     head_key = "head.weight"
 
     def img_size(self, config: TrainConfig) -> int:
-        """``--img-size``, else the variant's own input side."""
-        return config.img_size or model_config(config.model).img_size
+        """``--img-size``, else the variant's own input side (a folder's run under
+        ``--recipe auto`` has both filled in from its images by then)."""
+        return config.img_size or model_config(config.model or DEFAULT_MODEL).img_size
 
     def stats(self, config: TrainConfig) -> DataStats:
         """Images, classes and input side, as ``--recipe auto`` reads them."""
