@@ -16,6 +16,7 @@ from hornet_ref.datasets.scenes import (
     SceneDetection,
     SceneSegmentation,
     SegmentationFolder,
+    label_values,
     make_scenes,
 )
 from hornet_ref.datasets.shapes import SHAPE_CLASSES
@@ -122,6 +123,17 @@ def test_segmentation_folder_errors_name_the_file_and_value(tmp_path, photo):
         SegmentationFolder(tmp_path, "training", num_classes=3)
     with pytest.raises(ValueError, match=r"images/training/ and annotations/training/"):
         SegmentationFolder(tmp_path / "nowhere", num_classes=3)
+
+
+def test_label_values_lists_every_stored_value_with_the_first_file_holding_it(tmp_path):
+    a, b, c = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"
+    Image.fromarray(np.array([[0, 2], [2, 255]], np.uint8), mode="L").save(a)
+    Image.fromarray(np.array([[2, 5], [5, 5]], np.uint8), mode="L").save(b)
+    Image.fromarray(np.array([[300, 0], [0, 0]], np.uint16)).save(c)  # a 16-bit map
+    assert label_values([a, b, c]) == {0: a, 2: a, 255: a, 5: b, 300: c}
+    Image.new("RGB", (2, 2)).save(a)
+    with pytest.raises(ValueError, match=r"a\.png: a label map must be a single-channel PNG"):
+        label_values([a])
 
 
 def test_confusion_matrix_miou_and_pixel_accuracy_match_a_hand_computed_example():

@@ -22,8 +22,10 @@ from hornet_ref.dense import (
     UPerHead,
     create_segmenter,
     decoder_gnconv,
+    decoder_width,
     maskrcnn_hornet,
 )
+from hornet_ref.hornet import model_config
 
 TINY = {"base_dim": 8, "depths": (1, 1, 1, 1)}  # stage widths 8, 16, 32, 64; stride 2..16
 
@@ -91,6 +93,31 @@ def test_segmenter_from_a_variant_name_and_with_a_gf_decoder():
     assert model.backbone.num_classes == 0
     assert model.head.fpn.layer_blocks[0].dwconv.complex_weight.shape[1:3] == (32, 17)
     assert model(torch.randn(1, 3, 32, 48)).shape == (1, 3, 32, 48)
+
+
+@pytest.mark.parametrize(
+    ("variant", "uper", "fpn"),
+    [
+        ("hornet_mini_7x7", 128, 64),
+        ("hornet_nano_7x7", 256, 128),
+        ("hornet_tiny_7x7", 512, 256),  # the authors' widths at the smallest size they used
+        ("hornet_small_gf", 512, 256),  # and kept above it
+        ("hornet_large_7x7", 512, 256),
+    ],
+)
+def test_default_decoder_width_follows_the_backbone_up_to_the_authors_widths(variant, uper, fpn):
+    widths = model_config(variant).dims
+    assert [decoder_width(head, widths) for head in HEADS] == [fpn, fpn, uper, uper]
+
+
+def test_create_segmenter_takes_the_backbone_width_by_default_and_explicit_channels_win():
+    """On a backbone of widths 8..64: UPerNet 64 wide, the FPN head 32, unless told."""
+    for head, width in (("gnuper", 64), ("uper", 64), ("fpn", 32), ("horfpn", 32)):
+        assert create_segmenter(_tiny(), 3, head=head).head.classifier.in_channels == width
+        told = create_segmenter(_tiny(), 3, head=head, channels=24)
+        assert told.head.classifier.in_channels == 24
+    with pytest.raises(ValueError, match=r"head must be one of"):
+        decoder_width("deeplab", [8, 16])
 
 
 class _OtherBackbone(nn.Module):

@@ -19,6 +19,8 @@ from hornet_ref.train.segment import (
     Segmentation,
     build_segmenter,
     evaluate_segmenter,
+    folder_classes,
+    prepare_segment,
     segmentation_datasets,
 )
 
@@ -68,7 +70,7 @@ def test_builtin_segmentation_data_and_model():
     assert model(train[0][0][None]).shape == (1, 5, 64, 64)
     with pytest.raises(DataError, match=r"'builtin' or a folder in ADE20K's layout"):
         segmentation_datasets(replace(config, data="/nonexistent/place"), 64)
-    with pytest.raises(DataError, match=r"needs --num-classes"):
+    with pytest.raises(DataError, match=r"annotations/training is not a folder"):
         segmentation_datasets(replace(config, data="."), 64)
 
 
@@ -147,3 +149,73 @@ def test_the_recipe_line_of_a_segment_run_counts_scenes_and_their_classes(tmp_pa
         (images / f"{i}.jpg").touch()
     folder = TrainConfig(task="segment", data=str(tmp_path), num_classes=150, img_size=256)
     assert segment_stats(folder) == DataStats(3, 150, 256)
+
+
+def _ade_folder(root, labels: dict[str, list[int]]) -> None:
+    """An ADE20K-layout folder: per split, one 8x8 image and label map per value list
+    (each map holds those values, the last one filling the rest)."""
+    for name, values in labels.items():
+        split, stem = name.split("/")
+        for folder in ("images", "annotations"):
+            (root / folder / split).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (40, 90, 160)).save(root / "images" / split / f"{stem}.jpg")
+        label = torch.full((8, 8), values[-1], dtype=torch.uint8)
+        label.view(-1)[: len(values)] = torch.tensor(values, dtype=torch.uint8)
+        Image.fromarray(label.numpy(), mode="L").save(root / "annotations" / split / f"{stem}.png")
+
+
+def test_num_classes_is_read_from_the_label_maps_of_both_splits(tmp_path):
+    _ade_folder(tmp_path, {"training/a": [0, 1, 2], "training/b": [0, 255], "validation/c": [4]})
+    k, note = folder_classes(tmp_path, None, reduce_zero_label=True)
+    assert k == 4  # stored 1..4 are classes 0..3; 0 and 255 ignored
+    assert note.startswith("4 classes read from 3 label maps, 3 present (0..1, 3)")
+    assert "reduce_zero_label: stored 0 ignored, k is class k-1" in note
+    k, note = folder_classes(tmp_path, None, reduce_zero_label=False)
+    assert k == 5 and "4 present (0..2, 4)" in note and "0 included" in note
+    config = TrainConfig(task="segment", data=str(tmp_path), workers=0)
+    assert len(segmentation_datasets(config, 8)[2]) == 4
+
+
+def test_a_given_num_classes_wins_and_a_label_past_it_names_the_file(tmp_path):
+    _ade_folder(tmp_path, {"training/a": [1, 2], "validation/b": [1]})
+    assert folder_classes(tmp_path, 10, reduce_zero_label=True)[0] == 10
+    train, _, classes, _ = segmentation_datasets(
+        TrainConfig(task="segment", data=str(tmp_path), num_classes=10, workers=0), 8
+    )
+    assert len(classes) == 10 and train.num_classes == 10
+    _ade_folder(tmp_path, {"validation/high": [1, 7]})
+    bad = tmp_path / "annotations" / "validation" / "high.png"
+    with pytest.raises(DataError, match=rf"^{bad}: label 7 is past --num-classes 3 \(stored "):
+        folder_classes(tmp_path, 3, reduce_zero_label=True)
+    with pytest.raises(DataError, match=r"hold no class labels .*--no-reduce-zero-label"):
+        _ade_folder(tmp_path / "zeros", {"training/z": [0], "validation/z": [255]})
+        folder_classes(tmp_path / "zeros", None, reduce_zero_label=True)
+
+
+def test_prepare_fills_what_the_run_did_not_give_and_keeps_what_it_did(tmp_path):
+    config, note = prepare_segment(TrainConfig(task="segment"))
+    assert config.decoder_channels == 256 and config.num_classes is None  # nano's last stage
+    assert note.startswith("decoder gnuper 256 channels (as wide as hornet_nano_7x7's last")
+    config, note = prepare_segment(TrainConfig(task="segment", head="fpn", decoder_channels=24))
+    assert config.decoder_channels == 24 and note == "decoder fpn 24 channels, as given"
+    _ade_folder(tmp_path, {"training/a": [1, 3], "validation/b": [2]})
+    given = TrainConfig(task="segment", data=str(tmp_path), num_classes=6, head="horfpn")
+    config, note = prepare_segment(given)
+    assert (config.num_classes, config.decoder_channels) == (6, 128)
+    assert note.startswith("--num-classes 6, 3 present (0..2)")
+
+
+def test_the_recipe_line_of_a_folder_run_says_the_classes_and_the_decoder(tmp_path, capsys):
+    _ade_folder(tmp_path / "data", {"training/a": [1, 2], "validation/b": [2, 3]})
+    config = TrainConfig(task="segment", data=str(tmp_path / "data"), model="hornet_mini_7x7",
+                         head="horfpn", img_size=32, epochs=1, batch_size=1, workers=0,
+                         progress=False, device="cpu", out=str(tmp_path / "run"))  # fmt: skip
+    result = fit(config)
+    assert (result.config.num_classes, result.config.decoder_channels) == (3, 64)
+    out = capsys.readouterr().out
+    line = next(t for t in out.splitlines() if t.startswith("recipe auto: 1 training image"))
+    assert "; 3 classes read from 2 label maps, 3 present (0..2); reduce_zero_label" in line
+    assert line.endswith("decoder horfpn 64 channels (half hornet_mini_7x7's last stage of 128, "
+                         "at most the authors' width; --decoder-channels to change)")  # fmt: skip
+    stored = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert stored["num_classes"] == 3 and stored["decoder_channels"] == 64

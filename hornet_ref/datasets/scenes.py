@@ -33,6 +33,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.ops import masks_to_boxes
 from torchvision.transforms import v2
+from tqdm.auto import tqdm
 
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from .shapes import SHAPE_CLASSES, shape_mask, textured_background, uniform
@@ -45,6 +46,7 @@ __all__ = [
     "SceneSegmentation",
     "Scenes",
     "SegmentationFolder",
+    "label_values",
     "make_scenes",
 ]
 
@@ -54,6 +56,7 @@ IGNORE_INDEX = 255
 SCENE_MEAN, SCENE_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 _MIN_VISIBLE = 4  # pixels a shape must keep visible to count as an instance
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+_LARGE_FOLDER = 2_000  # label maps beyond this get a progress bar
 
 
 @dataclass
@@ -325,3 +328,29 @@ class SegmentationFolder(Dataset):
         image, mask = self.read(index)
         image, mask = self.transform(tv_tensors.Image(image), tv_tensors.Mask(mask))
         return image.as_subclass(Tensor), mask.as_subclass(Tensor)
+
+
+def label_values(paths: Sequence[str | Path]) -> dict[int, Path]:
+    """Every value the label maps at ``paths`` store, each with the first file holding it.
+
+    One pass, each map read whole (its histogram for 8-bit maps, ``np.unique`` for
+    16/32-bit ones); a progress bar past 2,000 maps. Values are as stored, before
+    ``reduce_zero_label``; 255 is among them where a map has ignored pixels. Raises
+    ValueError naming a file that is not a single-channel PNG.
+    """
+    found: dict[int, Path] = {}
+    bar = dict(desc="reading label maps", unit="map", disable=len(paths) <= _LARGE_FOLDER)
+    for path in tqdm(paths, **bar):
+        with Image.open(path) as im:
+            if im.mode in ("L", "P"):
+                values = [v for v, count in enumerate(im.histogram()) if count]
+            elif im.mode in ("I", "I;16"):
+                values = np.unique(np.asarray(im)).tolist()
+            else:
+                raise ValueError(
+                    f"{path}: a label map must be a single-channel PNG (mode L or P), "
+                    f"got mode {im.mode}"
+                )
+        for value in values:
+            found.setdefault(int(value), Path(path))
+    return found

@@ -1,7 +1,7 @@
 """Dense prediction with gnConv decoders: HorFPN, the gnConv UPerNet head, Mask R-CNN.
 
 - decoders.py: decoder_gnconv, HorFPN, UPerHead, FPNSegHead
-- models.py: create_segmenter (Segmenter), maskrcnn_hornet (HorNetFPNBackbone)
+- models.py: create_segmenter (Segmenter, decoder_width), maskrcnn_hornet (HorNetFPNBackbone)
 - scenes (make_scenes, SceneSegmentation, SceneDetection) and SegmentationFolder, from
   the data layer (hornet_ref.datasets.scenes), re-exported here
 - metrics.py: confusion_matrix, SegmentationMetrics (mIoU, pixel accuracy)
@@ -19,7 +19,14 @@ from ..datasets.scenes import (
 )
 from .decoders import MIXERS, FPNSegHead, HorFPN, UPerHead, decoder_gnconv
 from .metrics import SegmentationMetrics, confusion_matrix
-from .models import HEADS, HorNetFPNBackbone, Segmenter, create_segmenter, maskrcnn_hornet
+from .models import (
+    HEADS,
+    HorNetFPNBackbone,
+    Segmenter,
+    create_segmenter,
+    decoder_width,
+    maskrcnn_hornet,
+)
 
 __all__ = [
     "HEADS",
@@ -38,6 +45,7 @@ __all__ = [
     "confusion_matrix",
     "create_segmenter",
     "decoder_gnconv",
+    "decoder_width",
     "make_scenes",
     "maskrcnn_hornet",
 ]

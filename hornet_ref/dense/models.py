@@ -25,10 +25,35 @@ from ..factory import create_model
 from ..hornet import HorNet
 from .decoders import FPNSegHead, UPerHead, pyramid
 
-__all__ = ["HEADS", "HorNetFPNBackbone", "Segmenter", "create_segmenter", "maskrcnn_hornet"]
+__all__ = [
+    "HEADS",
+    "HorNetFPNBackbone",
+    "Segmenter",
+    "create_segmenter",
+    "decoder_width",
+    "maskrcnn_hornet",
+]
 
 #: Segmentation heads of :func:`create_segmenter`.
 HEADS = ("fpn", "horfpn", "uper", "gnuper")
+#: The authors' decoder widths (UPerNet 512, FPN 256), the same for every published size.
+_AUTHORS_WIDTH = {"uper": 512, "gnuper": 512, "fpn": 256, "horfpn": 256}
+
+
+def decoder_width(head: str, stage_widths: Sequence[int]) -> int:
+    """The default width of ``head`` on a backbone with ``stage_widths`` (finest first).
+
+    UPerNet as wide as the last stage, an FPN half that, each at most the authors'
+    width (512 / 256). At HorNet-T (last stage 512), the smallest size the authors
+    trained dense heads on, this is their 512 / 256, kept for every larger size as
+    they do; below it the head narrows with the backbone (nano: 256 / 128, mini:
+    128 / 64) instead of dwarfing it.
+    """
+    if head not in _AUTHORS_WIDTH:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    last = int(stage_widths[-1])
+    own = last if head in ("uper", "gnuper") else last // 2
+    return min(own, _AUTHORS_WIDTH[head])
 
 
 def _backbone(backbone: str | nn.Module, **kwargs: Any) -> nn.Module:
@@ -134,7 +159,8 @@ def create_segmenter(
         head: ``"fpn"`` / ``"horfpn"`` (:class:`FPNSegHead` with torchvision's FPN or
             :class:`HorFPN`), ``"uper"`` / ``"gnuper"`` (:class:`UPerHead` with conv or
             gnConv fusion), or a head module with ``in_channels``.
-        channels: the head's width (default 256 for the FPN heads, 512 for UPerNet).
+        channels: the head's width (default: :func:`decoder_width`, which follows the
+            backbone: 512 for UPerNet and 256 for the FPN heads from HorNet-T up).
         mixer: the decoder gnConv's mixer, ``"7x7"`` or ``"gf"``.
         in_channels: the backbone's stage widths, where it has no ``feature_info``.
         **backbone_kwargs: options of :func:`~hornet_ref.create_model` for a named backbone.
@@ -149,14 +175,14 @@ def create_segmenter(
                 f"but the head {type(head).__name__} expects {expected}"
             )
         return Segmenter(net, head)
-    if head in ("fpn", "horfpn"):
-        decoder = FPNSegHead(widths, num_classes, channels=channels or 256, neck=head, mixer=mixer)
-    elif head in ("uper", "gnuper"):
-        fusion = "conv" if head == "uper" else "gnconv"
-        width = channels or 512
-        decoder = UPerHead(widths, num_classes, channels=width, fusion=fusion, mixer=mixer)
-    else:
+    if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS} or a module, got {head!r}")
+    width = channels or decoder_width(head, widths)
+    if head in ("fpn", "horfpn"):
+        decoder = FPNSegHead(widths, num_classes, channels=width, neck=head, mixer=mixer)
+    else:
+        fusion = "conv" if head == "uper" else "gnconv"
+        decoder = UPerHead(widths, num_classes, channels=width, fusion=fusion, mixer=mixer)
     return Segmenter(net, decoder)
 
 

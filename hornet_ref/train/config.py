@@ -104,15 +104,24 @@ class TrainConfig:
     )
     decoder_channels: int | None = field(
         default=None,
-        metadata=_opt("--task segment: decoder width (default: 256 for fpn/horfpn, 512 for uper)"),
+        metadata=_opt(
+            "--task segment: decoder width (default: follows the backbone: its last stage's "
+            "width for uper/gnuper, half that for fpn/horfpn, at most the authors' 512 / 256)"
+        ),
     )
     num_classes: int | None = field(
         default=None,
-        metadata=_opt("--task segment on a folder: classes of its label maps (ADE20K: 150)"),
+        metadata=_opt(
+            "--task segment on a folder: classes of its label maps (ADE20K: 150) "
+            "(default: read from the label maps, one pass)"
+        ),
     )
     reduce_zero_label: bool = field(
         default=True,
-        metadata=_opt("--task segment on a folder: label 0 ignored, k -> k-1 (ADE20K's way)"),
+        metadata=_opt(
+            "--task segment on a folder: a stored 0 is ignored and k is class k-1 (ADE20K, "
+            "whose 0 is 'other'); --no-reduce-zero-label when 0 is a class (background)"
+        ),
     )
     img_size: int | None = field(
         default=None,

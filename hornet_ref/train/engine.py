@@ -320,9 +320,12 @@ def _fit_locked(config: TrainConfig) -> TrainResult:
         raise ConfigError(
             f"unknown model {config.model!r}; expected one of {', '.join(list_models())}"
         )
-    stats = get_task(config.task).stats(config)
+    spec = get_task(config.task)
+    config, chosen = spec.prepare(config)
+    stats = spec.stats(config)
     world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun
-    notes = _run_notes(config, state, explain(config, stats, world) if state is None else "")
+    reason = "; ".join(filter(None, (explain(config, stats, world), chosen)))
+    notes = _run_notes(config, state, reason if state is None else "")
     config = resolve(config, stats, world)
     proc = setup(config.device)
     try:

@@ -23,9 +23,10 @@ from torchvision.transforms import v2
 from ..checkpoint import load_pretrained, read_state_dict, strip_prefix
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..datasets.folders import DataError, Datasets, check_image_files
-from ..datasets.scenes import IGNORE_INDEX, SceneSegmentation, SegmentationFolder
+from ..datasets.scenes import IGNORE_INDEX, SceneSegmentation, SegmentationFolder, label_values
 from ..dense.metrics import SegmentationMetrics
-from ..dense.models import Segmenter, create_segmenter
+from ..dense.models import Segmenter, create_segmenter, decoder_width
+from ..hornet import model_config
 from .auto import DataStats
 from .config import TrainConfig, model_overrides
 from .distributed import pick_device
@@ -37,6 +38,8 @@ __all__ = [
     "Segmentation",
     "build_segmenter",
     "evaluate_segmentation_run",
+    "folder_classes",
+    "prepare_segment",
     "evaluate_segmenter",
     "segment_img_size",
     "segment_stats",
@@ -88,8 +91,9 @@ def segmentation_datasets(
     Built-in: 2,000 train and 400 val scenes of ``SCENE_SIZE`` px (seeds
     ``config.seed`` and ``config.seed + 1``; other counts with ``train_samples`` /
     ``val_samples``), background plus ``SCENE_CLASSES``. A folder in ADE20K's
-    layout needs ``num_classes`` (150 for ADE20K itself, with ``reduce_zero_label``);
-    its images are cropped to ``img_size``. Raises DataError naming what is wrong.
+    layout has ``num_classes`` classes, or those its label maps hold when it is None
+    (:func:`folder_classes`); its images are cropped to ``img_size``. Raises DataError
+    naming what is wrong.
     """
     if config.data == "builtin":
         if img_size != SCENE_SIZE:
@@ -100,14 +104,10 @@ def segmentation_datasets(
         train = SceneSegmentation(n_train, SCENE_SIZE, seed, train=True, classes=SCENE_CLASSES)
         val = SceneSegmentation(n_val, SCENE_SIZE, seed + 1, classes=SCENE_CLASSES)
         return train, val, train.classes, "builtin"
-    root = Path(config.data).expanduser()
-    if not root.is_dir():
-        raise DataError(
-            f"--data for --task segment is 'builtin' or a folder in ADE20K's layout "
-            f"(images/training, annotations/training, ...); {config.data!r} is neither"
-        )
+    root = _folder_root(config)
     if config.num_classes is None:
-        raise DataError("a segmentation folder needs --num-classes (150 for ADE20K)")
+        num_classes, _ = folder_classes(root, None, config.reduce_zero_label)
+        config = replace(config, num_classes=num_classes)
     train_tf, val_tf = _folder_transforms(img_size)
     kwargs = {"num_classes": config.num_classes, "reduce_zero_label": config.reduce_zero_label}
     try:
@@ -118,6 +118,108 @@ def segmentation_datasets(
     files = [str(path) for folder in (train, val) for path in folder.files()]
     check_image_files(files, workers=config.workers)  # before the first epoch, not in one
     return train, val, [str(k) for k in range(config.num_classes)], "folder"
+
+
+def _folder_root(config: TrainConfig) -> Path:
+    root = Path(config.data).expanduser()
+    if not root.is_dir():
+        raise DataError(
+            f"--data for --task segment is 'builtin' or a folder in ADE20K's layout "
+            f"(images/training, annotations/training, ...); {config.data!r} is neither"
+        )
+    return root
+
+
+def _spans(values: list[int], most: int = 6) -> str:
+    """Sorted integers as runs: [0, 1, 2, 5, 7, 8] -> '0..2, 5, 7..8'."""
+    runs: list[list[int]] = []
+    for v in values:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    text = ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs[:most])
+    return text + (f", ... ({len(runs) - most} more runs)" if len(runs) > most else "")
+
+
+def folder_classes(root: Path, num_classes: int | None, reduce_zero_label: bool) -> tuple[int, str]:
+    """The classes K of an ADE20K-layout folder, and a line saying what its label maps hold.
+
+    One pass over every label map of both splits
+    (:func:`~hornet_ref.datasets.scenes.label_values`).
+    With ``reduce_zero_label`` a stored 0 is ignored and a stored k is class k - 1;
+    255 is ignored either way. Without ``num_classes``, K is the largest class found
+    plus one; with it, a stored label past K raises DataError naming its file.
+    """
+    maps: list[Path] = []
+    for split in ("training", "validation"):
+        folder = root / "annotations" / split
+        if not folder.is_dir():
+            raise DataError(
+                f"{folder} is not a folder; a segmentation root holds images/{split}/ "
+                f"and annotations/{split}/ (ADE20K's layout)"
+            )
+        maps += sorted(folder.glob("*.png"))
+    try:
+        found = label_values(maps)
+    except ValueError as e:
+        raise DataError(str(e)) from e
+    shift = int(reduce_zero_label)
+    stored = sorted(v for v in found if v != IGNORE_INDEX)
+    present = [v - shift for v in stored if v >= shift]
+    if num_classes is None:
+        if not present:
+            raise DataError(
+                f"the {len(maps)} label maps in {root / 'annotations'} hold no class labels "
+                f"(stored: {_spans(sorted(found)) or 'none'}; 255 and, with "
+                "reduce_zero_label, 0 are ignored); pass --no-reduce-zero-label if 0 is a class"
+            )
+        num_classes = present[-1] + 1
+        source = f"{num_classes} classes read from {len(maps):,} label maps"
+    else:
+        above = [v for v in stored if v - shift >= num_classes]
+        if above:
+            raise DataError(
+                f"{found[above[-1]]}: label {above[-1]} is past --num-classes {num_classes} "
+                f"(stored labels {shift}..{num_classes - 1 + shift} are classes, "
+                f"{'0 and ' if shift else ''}{IGNORE_INDEX} are ignored; "
+                f"reduce_zero_label={reduce_zero_label})"
+            )
+        source = f"--num-classes {num_classes}"
+    zero = (
+        "reduce_zero_label: stored 0 ignored, k is class k-1 (ADE20K's 'other' is 0; "
+        "--no-reduce-zero-label when 0 is a class)"
+        if reduce_zero_label
+        else "no reduce_zero_label: stored labels are the classes, 0 included"
+    )
+    return num_classes, f"{source}, {len(present)} present ({_spans(present)}); {zero}"
+
+
+def prepare_segment(config: TrainConfig) -> tuple[TrainConfig, str]:
+    """``config`` with what the data and the backbone decide filled in, and a line
+    saying what was chosen: ``num_classes`` from a folder's label maps
+    (:func:`folder_classes`, which also checks a given count) and ``decoder_channels``
+    from the backbone (:func:`~hornet_ref.dense.decoder_width`)."""
+    notes = []
+    if config.data != "builtin":
+        num_classes, note = folder_classes(
+            _folder_root(config), config.num_classes, config.reduce_zero_label
+        )
+        config = replace(config, num_classes=num_classes)
+        notes.append(note)
+    if config.decoder_channels is None:
+        widths = model_config(config.model, **model_overrides(config)).dims
+        width = decoder_width(config.head, widths)
+        config = replace(config, decoder_channels=width)
+        notes.append(
+            f"decoder {config.head} {width} channels "
+            f"({'as wide as' if config.head in ('uper', 'gnuper') else 'half'} "
+            f"{config.model}'s last stage of {widths[-1]}, at most the authors' width; "
+            "--decoder-channels to change)"
+        )
+    else:
+        notes.append(f"decoder {config.head} {config.decoder_channels} channels, as given")
+    return config, "; ".join(notes)
 
 
 def build_segmenter(
@@ -260,6 +362,9 @@ def evaluate_segmentation_run(
             f"the checkpoint's segmenter has {classifier.shape[0]} classes but "
             f"{config.data} has {len(classes)}; evaluate it on data with the same classes"
         )
+    if config.decoder_channels is None and classifier is not None:
+        # A run from before the default width followed the backbone: the weights say it.
+        config = replace(config, decoder_channels=classifier.shape[1])
     net = build_segmenter(replace(config, drop_path=0.0), len(classes))
     try:
         net.load_state_dict(weights)
@@ -279,6 +384,10 @@ class SegmentTask:
     def img_size(self, config: TrainConfig) -> int:
         """``--img-size``, else :func:`segment_img_size`."""
         return config.img_size or segment_img_size(config.data)
+
+    def prepare(self, config: TrainConfig) -> tuple[TrainConfig, str]:
+        """See :func:`prepare_segment`."""
+        return prepare_segment(config)
 
     def stats(self, config: TrainConfig) -> DataStats:
         """See :func:`segment_stats`."""

@@ -83,6 +83,11 @@ class TaskSpec(Protocol):
 
     def img_size(self, config: TrainConfig) -> int: ...
 
+    def prepare(self, config: TrainConfig) -> tuple[TrainConfig, str]:
+        """``config`` with what the task reads from the data or the model filled in, and
+        a line for the recipe line saying what it chose (``""``: nothing)."""
+        ...
+
     def stats(self, config: TrainConfig) -> DataStats: ...
 
     def datasets(self, config: TrainConfig, img_size: int) -> Datasets: ...
@@ -213,6 +218,10 @@ class ClassifyTask:
         """``--img-size``, else the variant's own input side (a folder's run under
         ``--recipe auto`` has both filled in from its images by then)."""
         return config.img_size or model_config(config.model or DEFAULT_MODEL).img_size
+
+    def prepare(self, config: TrainConfig) -> tuple[TrainConfig, str]:
+        """Nothing to read ahead: the classes come with the datasets."""
+        return config, ""
 
     def stats(self, config: TrainConfig) -> DataStats:
         """Images, classes and input side, as ``--recipe auto`` reads them."""
