@@ -205,6 +205,15 @@ def test_prepare_fills_what_the_run_did_not_give_and_keeps_what_it_did(tmp_path)
     assert note.startswith("--num-classes 6, 3 present (0..2)")
 
 
+def test_a_run_stored_before_the_width_followed_the_backbone_resumes_at_its_width():
+    # Its config.json says decoder_channels None: the segmenter was built at the authors' width.
+    stored = TrainConfig(task="segment", model="hornet_nano_7x7", head="gnuper", resume=True)
+    config, note = prepare_segment(stored)
+    assert config.decoder_channels == 512 and "the stored run's" in note
+    config, _ = prepare_segment(replace(stored, head="horfpn"))
+    assert config.decoder_channels == 256
+
+
 def test_the_recipe_line_of_a_folder_run_says_the_classes_and_the_decoder(tmp_path, capsys):
     _ade_folder(tmp_path / "data", {"training/a": [1, 2], "validation/b": [2, 3]})
     config = TrainConfig(task="segment", data=str(tmp_path / "data"), model="hornet_mini_7x7",

@@ -26,6 +26,7 @@ from ..hornet import HorNet
 from .decoders import FPNSegHead, UPerHead, pyramid
 
 __all__ = [
+    "AUTHORS_WIDTH",
     "HEADS",
     "HorNetFPNBackbone",
     "Segmenter",
@@ -37,7 +38,7 @@ __all__ = [
 #: Segmentation heads of :func:`create_segmenter`.
 HEADS = ("fpn", "horfpn", "uper", "gnuper")
 #: The authors' decoder widths (UPerNet 512, FPN 256), the same for every published size.
-_AUTHORS_WIDTH = {"uper": 512, "gnuper": 512, "fpn": 256, "horfpn": 256}
+AUTHORS_WIDTH = {"uper": 512, "gnuper": 512, "fpn": 256, "horfpn": 256}
 
 
 def decoder_width(head: str, stage_widths: Sequence[int]) -> int:
@@ -49,11 +50,11 @@ def decoder_width(head: str, stage_widths: Sequence[int]) -> int:
     they do; below it the head narrows with the backbone (nano: 256 / 128, mini:
     128 / 64) instead of dwarfing it.
     """
-    if head not in _AUTHORS_WIDTH:
+    if head not in AUTHORS_WIDTH:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
     last = int(stage_widths[-1])
     own = last if head in ("uper", "gnuper") else last // 2
-    return min(own, _AUTHORS_WIDTH[head])
+    return min(own, AUTHORS_WIDTH[head])
 
 
 def _backbone(backbone: str | nn.Module, **kwargs: Any) -> nn.Module:

@@ -25,10 +25,10 @@ from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..datasets.folders import DataError, Datasets, check_image_files
 from ..datasets.scenes import IGNORE_INDEX, SceneSegmentation, SegmentationFolder, label_values
 from ..dense.metrics import SegmentationMetrics
-from ..dense.models import Segmenter, create_segmenter, decoder_width
+from ..dense.models import AUTHORS_WIDTH, Segmenter, create_segmenter, decoder_width
 from ..hornet import model_config
 from .auto import DataStats
-from .config import TrainConfig, model_overrides
+from .config import DEFAULT_MODEL, TrainConfig, model_overrides
 from .distributed import pick_device
 from .task import Evaluation
 
@@ -201,13 +201,22 @@ def prepare_segment(config: TrainConfig) -> tuple[TrainConfig, str]:
     (:func:`folder_classes`, which also checks a given count) and ``decoder_channels``
     from the backbone (:func:`~hornet_ref.dense.decoder_width`)."""
     notes = []
+    # Segmentation picks no model from the data: no --model means the default variant.
+    config = replace(config, model=config.model or DEFAULT_MODEL)
     if config.data != "builtin":
         num_classes, note = folder_classes(
             _folder_root(config), config.num_classes, config.reduce_zero_label
         )
         config = replace(config, num_classes=num_classes)
         notes.append(note)
-    if config.decoder_channels is None:
+    if config.decoder_channels is None and config.resume:
+        # A run stored before the default followed the backbone: it was built this wide.
+        config = replace(config, decoder_channels=AUTHORS_WIDTH[config.head])
+        notes.append(
+            f"decoder {config.head} {config.decoder_channels} channels (the stored run's: "
+            "the authors' width, the default before it followed the backbone)"
+        )
+    elif config.decoder_channels is None:
         widths = model_config(config.model, **model_overrides(config)).dims
         width = decoder_width(config.head, widths)
         config = replace(config, decoder_channels=width)
@@ -229,7 +238,7 @@ def build_segmenter(
     ``config.model`` (stochastic depth ``config.drop_path``; its published weights
     when ``pretrained``)."""
     return create_segmenter(
-        config.model,
+        config.model or DEFAULT_MODEL,
         num_classes,
         head=config.head,
         channels=config.decoder_channels,
