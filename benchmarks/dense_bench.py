@@ -1,6 +1,7 @@
 """Benchmark gnConv in decoders: FPN vs HorFPN, UPerNet vs the gnConv UPerNet head.
 
     python benchmarks/dense_bench.py --no-train               # costs and CPU times only
+    python benchmarks/dense_bench.py --no-train --no-costs --defaults   # images/s, then and now
     python benchmarks/dense_bench.py --jobs 2                 # + every pair trained, 3 seeds
     python benchmarks/dense_bench.py --device cuda --jobs 12 --no-costs   # the training on a GPU
 
@@ -94,6 +95,49 @@ def _costs(args: argparse.Namespace) -> list[dict]:
                 }
             )
     return rows
+
+
+#: ``hornet-ref train --task segment`` with no flags: the model and decoder it built.
+DEFAULTS = {
+    "issue 21's start (nano, gnuper 512)": ("hornet_nano_7x7", 512),
+    "width following the backbone (nano, gnuper 256)": ("hornet_nano_7x7", 256),
+    "now (mini for 64 px, gnuper 128)": ("hornet_mini_7x7", 128),
+}
+
+
+def _default_steps(args: argparse.Namespace) -> list[dict]:
+    """Images/s of one training step (forward, cross-entropy, backward, AdamW) of each
+    default segmenter the project has had, batch 64 of 64-px scenes, interleaved rounds."""
+    from hornet_ref.datasets.scenes import SceneSegmentation
+
+    data = SceneSegmentation(64, 64, seed=0, classes=("disk", "square", "triangle", "plus"))
+    images = torch.stack([data[i][0] for i in range(64)])  # (64, 3, 64, 64)
+    masks = torch.stack([data[i][1] for i in range(64)])  # (64, 64, 64)
+    steps, nets = {}, {}
+    for name, (model, channels) in DEFAULTS.items():
+        torch.manual_seed(0)
+        net = create_segmenter(model, 5, head="gnuper", channels=channels)
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+
+        def step(net=net, opt=opt) -> None:
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(net(images), masks).backward()
+            opt.step()
+
+        steps[name], nets[name] = step, net
+    samples = time_rounds(steps, rounds=args.rounds, min_time=args.min_time)
+    first = next(iter(DEFAULTS))
+    return [
+        {
+            "default": name,
+            "params_M": count_params(nets[name]) / 1e6,
+            "GMACs": count_flops(nets[name].eval(), 64) / 1e9,
+            "step_s": statistics.median(samples[name]),
+            "images_per_s": 64 / statistics.median(samples[name]),
+            "speedup": 1 / median_ratio(samples[name], samples[first]),
+        }
+        for name in DEFAULTS
+    ]
 
 
 def write_digit_folder(root: Path, counts: tuple[int, int] = _COUNTS, seed: int = 0) -> Path:
@@ -232,6 +276,9 @@ def main() -> None:
     parser.add_argument("--min-time", type=float, default=0.2)
     parser.add_argument("--no-costs", action="store_true", help="skip the CPU costs")
     parser.add_argument("--no-train", action="store_true", help="skip the training")
+    parser.add_argument(
+        "--defaults", action="store_true", help="time the segmentation defaults, then and now"
+    )
     parser.add_argument("--tasks", nargs="+", default=["segment"], choices=["segment", "detect"])
     parser.add_argument("--scenes", nargs="+", default=list(SCENES), choices=SCENES)
     heads = [h for pair in PAIRS for h in pair[:2]]
@@ -262,6 +309,15 @@ def main() -> None:
             f"forward+backward of batch {args.batch}, ratio to the conv decoder of the pair",
         )
         payload["costs"] = costs
+    if args.defaults:
+        defaults = _default_steps(args)
+        print_table(
+            defaults,
+            ["default", "params_M", "GMACs", "step_s", "images_per_s", "speedup"],
+            "hornet-ref train --task segment, no flags: one training step of batch 64 at "
+            "64 px; speedup over the first, median of per-round ratios",
+        )
+        payload["defaults"] = defaults
     if not args.no_train:
         cells = _train(args)
         table = summarise(cells)

@@ -441,8 +441,9 @@ class SegmentTask:
         """See :func:`evaluate_segmentation_run`."""
         # A segmenter's own keys ("backbone.", "head."): no published layout to convert.
         state = request.state
-        weights = strip_prefix(state["ema"] if request.ema else state["model"])
-        weights.pop("n_averaged", None)
+        weights = dict(state["ema"] if request.ema else state["model"])
+        weights.pop("n_averaged", None)  # the EMA's counter: then every key has "module."
+        weights = strip_prefix(weights)
         return evaluate_segmentation_run(
             TrainConfig.from_dict(request.run | {"data": request.data}),
             weights,
