@@ -173,13 +173,14 @@ class CocoInstances(Dataset):
             )
             target["labels"] = torch.zeros(0, dtype=torch.int64)
             target["masks"] = tv_tensors.Mask(torch.zeros(0, h, w, dtype=torch.uint8))
-            target["iscrowd"] = torch.zeros(0, dtype=torch.int64)
+            target["iscrowd"] = []
         image, target = self.transform(image, target)
         boxes = target["boxes"]
         labels = self.lookup[target["labels"]]
         # No crowds, no boxes under a pixel wide or high (after resizing).
         wide, high = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        keep = (target["iscrowd"] == 0) & (wide >= 1) & (high >= 1)
+        crowd = torch.as_tensor(target["iscrowd"], dtype=torch.bool)  # the wrapper's list
+        keep = ~crowd & (wide >= 1) & (high >= 1)
         return image.as_subclass(Tensor), {
             "boxes": boxes[keep].as_subclass(Tensor),
             "labels": labels[keep],
