@@ -25,6 +25,7 @@ from hornet_ref.train.detect import (
     anchor_sizes,
     build_detector,
     detection_datasets,
+    neck_width,
     prepare_detect,
 )
 from hornet_ref.train.evaluate import evaluate_checkpoint
@@ -86,8 +87,11 @@ def test_a_stopped_detect_run_keeps_its_checkpoint_and_resumes(tmp_path, monkeyp
 
 def test_detect_defaults_neck_width_recipe_and_anchors():
     config, note = prepare_detect(TrainConfig(task="detect"))
-    assert (config.head, config.decoder_channels, config.recipe) == ("horfpn", 128, "detect")
-    assert "neck horfpn" in note and "128 channels" in note
+    assert (config.head, config.decoder_channels, config.recipe) == ("horfpn", 64, "detect")
+    assert "neck horfpn" in note and "64 channels" in note
+    tiny, _ = prepare_detect(TrainConfig(task="detect", model="hornet_tiny_7x7"))
+    assert tiny.decoder_channels == 128  # a quarter of 512
+    assert neck_width([192, 384, 768, 1536]) == 256  # at most the authors' width
     fpn, _ = prepare_detect(TrainConfig(task="detect", head="fpn", decoder_channels=32))
     assert (fpn.head, fpn.decoder_channels) == ("fpn", 32)
     with pytest.raises(ConfigError, match=r"--head horfpn or fpn .* got 'uper'"):

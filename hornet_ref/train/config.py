@@ -113,8 +113,8 @@ class TrainConfig:
         default=None,
         metadata=_opt(
             "--task segment / detect: decoder width (default: follows the backbone: its last "
-            "stage's width for uper/gnuper, half that for fpn/horfpn, at most the authors' "
-            "512 / 256)"
+            "stage's width for uper/gnuper, half that for fpn/horfpn, a quarter for detect's "
+            "neck and heads, at most the authors' 512 / 256)"
         ),
     )
     num_classes: int | None = field(

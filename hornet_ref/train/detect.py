@@ -22,6 +22,7 @@ no metric picks a "best" checkpoint.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from ..checkpoint import CheckpointError, load_pretrained, read_state_dict, stri
 from ..datasets.coco import CocoInstances, coco_files, collate_detection
 from ..datasets.folders import DataError, Datasets, check_image_files
 from ..datasets.scenes import SceneDetection
-from ..dense.models import decoder_width, maskrcnn_hornet
+from ..dense.models import AUTHORS_WIDTH, maskrcnn_hornet
 from ..hornet import model_config
 from .auto import DataStats
 from .config import DEFAULT_MODEL, RECIPES, ConfigError, TrainConfig, model_overrides
@@ -56,6 +57,7 @@ __all__ = [
     "build_detector",
     "detection_datasets",
     "evaluate_detector",
+    "neck_width",
     "prepare_detect",
 ]
 
@@ -98,10 +100,21 @@ def anchor_sizes(img_size: int) -> tuple[int, ...]:
     return tuple(max(1, round(img_size * 2**level / 16)) for level in range(5))
 
 
+def neck_width(stage_widths: Sequence[int]) -> int:
+    """The default width of the neck and heads: a quarter of the backbone's last stage,
+    at most the authors' 256 (nano 64, HorNet-T 128, from HorNet-B on 256).
+
+    Half :func:`~hornet_ref.dense.decoder_width`'s FPN width: Mask R-CNN carries this
+    width through its RPN and its box and mask heads, on every proposal, and at
+    nano's 128 the default run took twice as long (docs/training.md, "Detection").
+    """
+    return min(int(stage_widths[-1]) // 4, AUTHORS_WIDTH["fpn"])
+
+
 def prepare_detect(config: TrainConfig) -> tuple[TrainConfig, str]:
     """``config`` with the detection defaults filled in, and a line saying what was
     chosen: the neck (``--head``: horfpn, the paper's detection neck, unless fpn is
-    given), its width from the backbone (:func:`~hornet_ref.dense.decoder_width`) and,
+    given), its width from the backbone (:func:`neck_width`) and,
     for ``--recipe auto``, the ``detect`` recipe. Raises ConfigError for a
     segmentation head or when torchmetrics / pycocotools are missing."""
     _require_libraries()
@@ -121,10 +134,10 @@ def prepare_detect(config: TrainConfig) -> tuple[TrainConfig, str]:
         notes.append(f"neck {config.head}")
     if config.decoder_channels is None:
         widths = model_config(config.model, **model_overrides(config)).dims
-        config = replace(config, decoder_channels=decoder_width(config.head, widths))
+        config = replace(config, decoder_channels=neck_width(widths))
         notes[-1] += (
-            f", {config.decoder_channels} channels (half {config.model}'s last stage of "
-            f"{widths[-1]}, at most the authors' 256)"
+            f", {config.decoder_channels} channels (a quarter of {config.model}'s last stage "
+            f"of {widths[-1]}, at most the authors' 256; --decoder-channels to change)"
         )
     else:
         notes[-1] += f", {config.decoder_channels} channels, as given"
