@@ -1,13 +1,13 @@
 """Detection and instance segmentation as a task of the training loop (``--task detect``).
 
-The loop (:mod:`hornet_ref.train.engine`) is the classifier's: the same optimiser,
+The loop (``hornet_ref/train/engine.py``) is the classifier's: the same optimiser,
 schedule, atomic checkpoints, resume and Ctrl-C handling. This module supplies what
 differs:
 
-- the data: the built-in detection scenes (:class:`~hornet_ref.datasets.SceneDetection`)
-  or a folder in COCO's layout (:class:`~hornet_ref.datasets.coco.CocoInstances`);
+- the data: the built-in detection scenes (``SceneDetection``)
+  or a folder in COCO's layout (``CocoInstances``, ``hornet_ref/datasets/coco.py``);
 - the model: torchvision's Mask R-CNN on the run's HorNet with an FPN or HorFPN neck
-  (:func:`~hornet_ref.dense.maskrcnn_hornet`), in a :class:`Detector` that takes the
+  (``maskrcnn_hornet``), in a :class:`Detector` that takes the
   loop's one ``inputs`` object, ``(images, targets)``, and returns torchvision's loss
   dict in train mode;
 - the loss: the sum of that dict (RPN objectness and box, RoI class, box and mask);
@@ -104,7 +104,7 @@ def neck_width(stage_widths: Sequence[int]) -> int:
     """The default width of the neck and heads: a quarter of the backbone's last stage,
     at most the authors' 256 (nano 64, HorNet-T 128, from HorNet-B on 256).
 
-    Half :func:`~hornet_ref.dense.decoder_width`'s FPN width: Mask R-CNN carries this
+    Half ``decoder_width``'s FPN width: Mask R-CNN carries this
     width through its RPN and its box and mask heads, on every proposal, and at
     nano's 128 the default run took twice as long (docs/training.md, "Detection").
     """
