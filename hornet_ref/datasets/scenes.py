@@ -355,9 +355,13 @@ def _check_pairs(images: list[Path], label_dir: Path, split: str) -> None:
     wrong = []
     bar = dict(desc="reading sizes", unit="pair", disable=len(images) <= _LARGE_FOLDER)
     for image in tqdm(images, **bar):
-        with Image.open(image) as im, Image.open(labels[image.stem]) as lm:
-            if im.size != lm.size:
-                wrong.append((labels[image.stem], image, im.size[::-1], lm.size[::-1]))
+        try:
+            with Image.open(image) as im, Image.open(labels[image.stem]) as lm:
+                sizes = im.size, lm.size
+        except OSError:
+            continue  # an unreadable file: the one-pass image check names it
+        if sizes[0] != sizes[1]:
+            wrong.append((labels[image.stem], image, sizes[0][::-1], sizes[1][::-1]))
     if wrong:
         label, image, image_hw, label_hw = wrong[0]
         more = f" ({len(wrong) - 1} more pairs differ)" if len(wrong) > 1 else ""

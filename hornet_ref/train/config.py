@@ -104,8 +104,8 @@ class TrainConfig:
     head: str = field(
         default="gnuper",
         metadata=_opt(
-            "--task segment: the decoder on the HorNet (default: gnuper); --task detect: "
-            "Mask R-CNN's neck, fpn or horfpn (default: horfpn)",
+            "--task segment: the decoder on the HorNet; --task detect: Mask R-CNN's neck, "
+            "fpn or horfpn (default: gnuper to segment, horfpn to detect)",
             choices=SEGMENT_HEADS,
         ),
     )
