@@ -296,7 +296,7 @@ _SHAPES = _CIFAR | dict(
 #: small images, a run that fits the CPU budget on the built-in scenes (docs/training.md,
 #: "Detection"); no augmentation but the flip, no EMA (its validation would double).
 _DETECT = _SHAPES | dict(
-    epochs=8, batch_size=8, lr=1e-3, lr_batch=8, min_lr=1e-5, warmup_epochs=0.3,
+    epochs=5, batch_size=8, lr=2e-3, lr_batch=8, min_lr=1e-5, warmup_epochs=0.3,
     label_smoothing=0.0, crop_scale=1.0,
 )  # fmt: skip
 
