@@ -1,34 +1,58 @@
 """Benchmark gnConv in decoders: FPN vs HorFPN, UPerNet vs the gnConv UPerNet head.
 
-    python benchmarks/dense_bench.py                     # costs, CPU times, 2-seed training
-    python benchmarks/dense_bench.py --no-train          # costs and times only
+    python benchmarks/dense_bench.py --no-train               # costs and CPU times only
+    python benchmarks/dense_bench.py --jobs 2                 # + every pair trained, 3 seeds
+    python benchmarks/dense_bench.py --device cuda --jobs 12 --no-costs   # the training on a GPU
 
-Each pair is measured on the same backbone maps at the same input size: the
-decoder's parameters, its MACs (hornet_ref.flops.count_flops of the whole segmenter
-minus the backbone's), and one forward+backward of the decoder on the CPU, timed in
+**Costs.** Each pair on the same backbone maps at the same input size: the decoder's
+parameters, its MACs (hornet_ref.flops.count_flops of the whole segmenter minus the
+backbone's), and one forward+backward of the decoder on the CPU, timed in
 interleaved rounds and reported as the median per-round ratio to the conv decoder
 (see _common.py). The costs use the authors' widths (256 channels for the FPNs, 512
-for UPerNet) on HorNet-T's stage widths. mIoU comes from the same short training of
-every head through ``hornet_ref.train.fit`` (``task="segment"``) on the built-in
-scenes, with a tiny backbone and narrower decoders (``--train-channels``) so that
-all runs fit in minutes on a CPU, from two seeds; the spread is the difference.
+for UPerNet) on HorNet-T's stage widths.
+
+**Training to convergence.** Every head is trained through ``hornet_ref.train.fit``
+exactly as ``hornet-ref train --task segment --head H`` trains it with no other
+flags (the default model for 64 px, the decoder width that follows it, the
+segmentation recipe), but for ``--epochs`` epochs, long enough that the validation
+curve flattens, from ``--seeds`` seeds, on two scene sets of 64 px: the built-in
+shapes and the digit scenes (scikit-learn's handwritten digits pasted on
+scikit-image's photographs, written to an ADE20K-layout folder, the format users
+have). ``--tasks detect`` adds FPN vs HorFPN in Mask R-CNN (``--task detect``), scored
+by box and mask mAP. Each row gives the mean and sample standard deviation over
+seeds of the final score, whether the curve flattened (its best over the last
+quarter of the epochs within ``FLAT`` points of its best over the quarter before),
+the parameters and MACs of the trained model, and the images/s of its training on
+the machine that ran it. ``--jobs`` cells train at once (one thread each).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
+import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
-from _common import device_arg, machine, median_ratio, print_table, time_rounds, write_json
+from _common import machine, median_ratio, print_table, time_rounds, write_json
+from PIL import Image
 
 from hornet_ref import count_flops, count_params, create_model
 from hornet_ref.dense import create_segmenter
 
 PAIRS = (("fpn", "horfpn", 256), ("uper", "gnuper", 512))
+SCENES = ("shapes", "digits")
+#: A curve has flattened when its last quarter's best is within this many points of
+#: the quarter before's best.
+FLAT = 0.5
+_SIZE = 64  # the scenes' side
+_COUNTS = (2_000, 400)  # train / val scenes, the built-in segmentation default
 
 
 def _costs(args: argparse.Namespace) -> list[dict]:
@@ -58,7 +82,7 @@ def _costs(args: argparse.Namespace) -> list[dict]:
             min_time=args.min_time,
         )
         for name, head in heads.items():
-            segmenter = create_segmenter(backbone, 150, head=head)
+            segmenter = create_segmenter(backbone, 150, head=head, channels=channels)
             rows.append(
                 {
                     "decoder": name,
@@ -72,88 +96,184 @@ def _costs(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def _train_miou(args: argparse.Namespace) -> list[dict]:
-    """mIoU (percent) of each head after the same short built-in training, per seed."""
+def write_digit_folder(root: Path, counts: tuple[int, int] = _COUNTS, seed: int = 0) -> Path:
+    """The digit scenes as an ADE20K-layout folder: images/{training,validation}/*.png
+    and annotations/ with 0 = background, k + 1 = digit k (train with
+    ``reduce_zero_label=False``). Written once; a complete folder is reused."""
+    from hornet_ref.datasets.scenes import make_digit_scenes
+
+    done = root / "complete"
+    if done.is_file():
+        return root
+    for split, folder, n, s in (
+        ("train", "training", counts[0], seed),
+        ("val", "validation", counts[1], seed + 1),
+    ):
+        scenes = make_digit_scenes(n, _SIZE, s, split=split)
+        for sub in ("images", "annotations"):
+            (root / sub / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            image = scenes.images[i].permute(1, 2, 0).numpy()  # (S, S, 3) uint8
+            Image.fromarray(image).save(root / "images" / folder / f"{i:05d}.png")
+            label = scenes.semantic[i].numpy().astype(np.uint8)  # (S, S)
+            Image.fromarray(label, mode="L").save(root / "annotations" / folder / f"{i:05d}.png")
+    done.write_text("ok\n")
+    return root
+
+
+def _cell(cell: dict) -> dict:
+    """Train one (task, scenes, head, seed) cell; returns its scores and curve."""
+    torch.set_num_threads(1)
     from hornet_ref.train import TrainConfig, fit
 
+    data = "builtin" if cell["scenes"] == "shapes" else cell["folder"]
+    extra = {} if data == "builtin" else {"img_size": _SIZE, "reduce_zero_label": False}
+    if data == "builtin":
+        extra = {"train_samples": cell["counts"][0], "val_samples": cell["counts"][1]}
+    metric = "val_miou" if cell["task"] == "segment" else "val_box_map"
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        config = TrainConfig(
+            task=cell["task"], head=cell["head"], data=data, epochs=cell["epochs"],
+            seed=cell["seed"], workers=0, out=str(Path(out) / "run"), progress=False,
+            device=cell["device"], **extra,
+        )  # fmt: skip
+        result = fit(config)
+        seconds = time.perf_counter() - start
+        net = result.model.float().cpu().eval()
+    history = result.history
+    row = {k: cell[k] for k in ("task", "scenes", "head", "seed")}
+    curve = [h[metric] for h in history]
+    q = max(len(curve) // 4, 1)
+    last, before = max(curve[-q:]), max(curve[-2 * q : -q] or curve[:1])
+    row |= {
+        "score": curve[-1],
+        "curve": curve,
+        "flat": abs(last - before) < FLAT,
+        "seconds": seconds,
+        "images_per_s": statistics.median(h["images_per_sec"] for h in history),
+        "params_M": count_params(net) / 1e6,
+        "model": result.config.model,
+    }
+    for key in ("val_mask_map", "val_box_map50", "val_box_map75"):
+        if key in history[-1]:
+            row[key] = history[-1][key]
+    if cell["task"] == "segment":
+        row["GMACs"] = count_flops(net, _SIZE) / 1e9
+    return row
+
+
+def _train(args: argparse.Namespace) -> list[dict]:
+    """Every cell, ``args.jobs`` at a time; the rows as they finish (also to --json)."""
+    counts = (128, 32) if args.quick else _COUNTS
+    name = "digit_scenes_quick" if args.quick else "digit_scenes"
+    folder = write_digit_folder(Path(args.cache) / name, counts)
+    cells = []
+    for task in args.tasks:
+        pairs = PAIRS if task == "segment" else PAIRS[:1]
+        for scenes in args.scenes:
+            for conv, gn, _ in pairs:
+                for head in (h for h in (conv, gn) if h in args.heads):
+                    for seed in args.seeds:
+                        cells.append(
+                            dict(task=task, scenes=scenes, head=head, seed=seed,
+                                 epochs=args.epochs[task], device=args.device,
+                                 folder=str(folder), counts=counts)
+                        )  # fmt: skip
     rows = []
-    for conv, gn, _ in PAIRS:
-        for head in (conv, gn):
-            scores, seconds = [], []
-            for seed in args.seeds:
-                with tempfile.TemporaryDirectory() as out:
-                    start = time.perf_counter()
-                    config = TrainConfig(
-                        task="segment",
-                        head=head,
-                        decoder_channels=args.train_channels,
-                        model=args.train_model,
-                        data="builtin",
-                        train_samples=args.train_samples,
-                        val_samples=args.val_samples,
-                        epochs=args.epochs,
-                        batch_size=16,
-                        lr=args.lr,
-                        lr_batch=16,
-                        workers=0,
-                        seed=seed,
-                        out=str(Path(out) / "run"),
-                        progress=False,
-                        device="cpu",
-                    )
-                    result = fit(config)
-                    seconds.append(time.perf_counter() - start)
-                scores.append(result.history[-1]["val_miou"])
-            rows.append(
-                {
-                    "decoder": head,
-                    "channels": args.train_channels,
-                    **{f"mIoU_seed{s}": v for s, v in zip(args.seeds, scores)},
-                    "mIoU_mean": statistics.mean(scores),
-                    "spread": max(scores) - min(scores),
-                    "train_s": statistics.mean(seconds),
-                }
+    # spawn: each cell's process starts CUDA afresh (a fork cannot use the parent's).
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for row in pool.map(_cell, cells):
+            rows.append(row)
+            print(
+                f"{row['task']} {row['scenes']} {row['head']} seed {row['seed']}: "
+                f"{row['score']:.2f} (flat {row['flat']}, {row['seconds']:.0f} s)",
+                flush=True,
             )
+            if args.json:
+                args.json.write_text(json.dumps({"cells": rows}, indent=1))
+    return rows
+
+
+def summarise(cells: list[dict]) -> list[dict]:
+    """One row per (task, scenes, head): mean, sd, min-max over seeds, flat seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for c in cells:
+        groups.setdefault((c["task"], c["scenes"], c["head"]), []).append(c)
+    rows = []
+    for (task, scenes, head), cs in groups.items():
+        scores = [c["score"] for c in cs]
+        row = {
+            "task": task,
+            "scenes": scenes,
+            "head": head,
+            "seeds": len(cs),
+            "mean": statistics.mean(scores),
+            "sd": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+            "min": min(scores),
+            "max": max(scores),
+            "flat": sum(c["flat"] for c in cs),
+            "params_M": cs[0]["params_M"],
+            "GMACs": cs[0].get("GMACs", float("nan")),
+            "images_per_s": statistics.median(c["images_per_s"] for c in cs),
+        }
+        if "val_mask_map" in cs[0]:
+            row["mask_mean"] = statistics.mean(c["val_mask_map"] for c in cs)
+        rows.append(row)
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    device_arg(parser)
+    parser.add_argument("--device", default="cpu", help="where the training runs")
     parser.add_argument("--size", type=int, default=128, help="input side for costs and times")
     parser.add_argument("--batch", type=int, default=2, help="images per timed step")
-    parser.add_argument("--no-train", action="store_true", help="skip the mIoU training")
-    parser.add_argument("--train-model", default="hornet_nano_7x7")
-    parser.add_argument("--train-channels", type=int, default=32, help="decoder width trained")
-    parser.add_argument("--train-samples", type=int, default=320)
-    parser.add_argument("--val-samples", type=int, default=96)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    args = parser.parse_args()
-    if args.device != "cpu":
-        parser.error("dense_bench times the CPU: pass --device cpu")
-
-    print(f"machine: {machine()}")
-    costs = _costs(args)
-    print_table(
-        costs,
-        ["decoder", "channels", "params_M", "GMACs", "fwd_bwd_ms", "time_vs_conv"],
-        f"decoders on HorNet-T maps, {args.size}x{args.size} input, 150 classes; "
-        f"forward+backward of batch {args.batch}, ratio to the conv decoder of the pair",
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--min-time", type=float, default=0.2)
+    parser.add_argument("--no-costs", action="store_true", help="skip the CPU costs")
+    parser.add_argument("--no-train", action="store_true", help="skip the training")
+    parser.add_argument("--tasks", nargs="+", default=["segment"], choices=["segment", "detect"])
+    parser.add_argument("--scenes", nargs="+", default=list(SCENES), choices=SCENES)
+    heads = [h for pair in PAIRS for h in pair[:2]]
+    parser.add_argument("--heads", nargs="+", default=heads, choices=heads, help="heads trained")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--segment-epochs", type=int, default=60)
+    parser.add_argument("--detect-epochs", type=int, default=30)
+    parser.add_argument("--jobs", type=int, default=1, help="cells trained at once")
+    parser.add_argument(
+        "--quick", action="store_true", help="a dry run: 128 / 32 scenes, 1 epoch, seed 0"
     )
-    payload = {"machine": machine(), "costs": costs}
-    if not args.no_train:
-        trained = _train_miou(args)
-        seeds = ", ".join(str(s) for s in args.seeds)
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "dense_bench"))
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = parser.parse_args()
+    if args.quick:
+        args.segment_epochs = args.detect_epochs = 1
+        args.seeds = [0]
+    args.epochs = {"segment": args.segment_epochs, "detect": args.detect_epochs}
+
+    print(f"machine: {machine()}, {os.cpu_count()} CPUs")
+    payload: dict = {"machine": machine(), "command": " ".join(os.sys.argv)}
+    if not args.no_costs:
+        costs = _costs(args)
         print_table(
-            trained,
-            ["decoder", "channels", *(f"mIoU_seed{s}" for s in args.seeds)]
-            + ["mIoU_mean", "spread", "train_s"],
-            f"val mIoU (%) after {args.epochs} epochs on {args.train_samples} built-in scenes, "
-            f"{args.train_model}, seeds {seeds}",
+            costs,
+            ["decoder", "channels", "params_M", "GMACs", "fwd_bwd_ms", "time_vs_conv"],
+            f"decoders on HorNet-T maps, {args.size}x{args.size} input, 150 classes; "
+            f"forward+backward of batch {args.batch}, ratio to the conv decoder of the pair",
         )
-        payload["training"] = trained
+        payload["costs"] = costs
+    if not args.no_train:
+        cells = _train(args)
+        table = summarise(cells)
+        print_table(
+            table,
+            ["task", "scenes", "head", "seeds", "mean", "sd", "min", "max", "flat"]
+            + ["params_M", "GMACs", "images_per_s"],
+            f"val mIoU / box mAP (%) at the end, seeds {args.seeds}, "
+            f"{args.segment_epochs} / {args.detect_epochs} epochs; flat: seeds whose curve "
+            f"flattened (last quarter's best within {FLAT} of the quarter before's)",
+        )
+        payload |= {"cells": cells, "summary": table}
     write_json(args.json, payload)
 
 

@@ -167,3 +167,28 @@ def test_miou_leaves_out_absent_classes_and_accepts_logits():
 def test_all_shape_classes_can_appear():
     scenes = make_scenes(40, 32, seed=0, max_shapes=2)
     assert set(scenes.semantic.unique().tolist()) == set(range(len(SHAPE_CLASSES) + 1))
+
+
+def test_digit_scenes_paint_real_digits_on_photographs_with_consistent_labels():
+    from hornet_ref.datasets.scenes import make_digit_scenes
+
+    pytest.importorskip("sklearn")
+    pytest.importorskip("skimage")
+    scenes = make_digit_scenes(10, 48, seed=3)
+    again = make_digit_scenes(10, 48, seed=3)
+    assert torch.equal(scenes.images, again.images) and torch.equal(scenes.semantic, again.semantic)
+    assert scenes.classes == tuple("0123456789") and scenes.num_classes == 11
+    assert scenes.images.shape == (10, 3, 48, 48) and int(scenes.semantic.max()) <= 10
+    for i in range(10):
+        t = scenes.targets(i)
+        assert len(t["labels"]) >= 1  # the last digit painted is always whole
+        for label, mask in zip(t["labels"], t["masks"].bool()):
+            assert (scenes.semantic[i][mask] == label).all()
+    # A photograph is behind the digits: the background is not one flat colour.
+    background = scenes.images[0][:, scenes.semantic[0] == 0].float()  # (3, pixels)
+    assert background.std(dim=1).min() > 5
+    # The val split draws other scans on other pixels: its scenes differ at the same seed.
+    val = make_digit_scenes(10, 48, seed=3, split="val")
+    assert not torch.equal(val.images, scenes.images)
+    with pytest.raises(ValueError, match="split 'train' or 'val'"):
+        make_digit_scenes(4, 48, split="test")

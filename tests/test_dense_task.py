@@ -141,14 +141,45 @@ def test_the_recipe_line_of_a_segment_run_counts_scenes_and_their_classes(tmp_pa
     from hornet_ref.train.auto import DataStats
     from hornet_ref.train.segment import segment_stats
 
-    assert segment_stats(TrainConfig(task="segment")) == DataStats(2_000, 5, 64)
+    assert segment_stats(TrainConfig(task="segment")) == DataStats(2_000, 5, 64, task="segment")
     assert segment_stats(TrainConfig(task="segment", train_samples=320)).train_images == 320
     images = tmp_path / "images" / "training"
     images.mkdir(parents=True)
     for i in range(3):
         (images / f"{i}.jpg").touch()
     folder = TrainConfig(task="segment", data=str(tmp_path), num_classes=150, img_size=256)
-    assert segment_stats(folder) == DataStats(3, 150, 256)
+    assert segment_stats(folder) == DataStats(3, 150, 256, task="segment")
+
+
+def test_segmentation_has_a_recipe_of_its_own_chosen_from_the_scenes():
+    from hornet_ref.train.auto import MIN_UPDATES_SEGMENT, DataStats, choose
+
+    values, reason = choose(DataStats(2_000, 5, 64, task="segment"))
+    # Labels are per pixel: nothing mixes or smooths them; the run is long in updates.
+    assert values["label_smoothing"] == values["mixup"] == values["cutmix"] == 0
+    assert values["rand_augment"] == 0 and values["random_erasing"] == 0
+    assert values["batch_size"] == 64 and values["lr"] == 2e-3
+    assert values["epochs"] * (2_000 // 64) >= MIN_UPDATES_SEGMENT
+    assert reason.startswith("segmentation, 2,000 training images, 5 classes, 64 px")
+    assert "background" in reason  # why the run is that long
+    # Four times the pixels, a quarter of the batch; never below 4.
+    assert choose(DataStats(2_000, 5, 128, task="segment"))[0]["batch_size"] == 16
+    assert choose(DataStats(20_000, 150, 512, task="segment"))[0]["batch_size"] == 4
+    # A given --epochs wins; classification's rules are untouched.
+    assert choose(DataStats(2_000, 5, 64, task="segment"), epochs=3)[0]["epochs"] == 3
+    assert choose(DataStats(2_000, 5, 64))[0]["label_smoothing"] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("img_size", "model"), [(None, "hornet_mini_7x7"), (32, "hornet_nano_7x7")]
+)
+def test_the_scenes_side_picks_the_segmentation_backbone_unless_given(img_size, model):
+    from hornet_ref.train.segment import prepare_segment
+
+    config, line = prepare_segment(TrainConfig(task="segment", img_size=img_size))
+    assert config.model == model and f"{model} for {img_size or 64} px" in line
+    given, line = prepare_segment(TrainConfig(task="segment", model="hornet_nano_gf"))
+    assert given.model == "hornet_nano_gf" and "nano below" not in line
 
 
 def _ade_folder(root, labels: dict[str, list[int]]) -> None:
@@ -194,15 +225,15 @@ def test_a_given_num_classes_wins_and_a_label_past_it_names_the_file(tmp_path):
 
 def test_prepare_fills_what_the_run_did_not_give_and_keeps_what_it_did(tmp_path):
     config, note = prepare_segment(TrainConfig(task="segment"))
-    assert config.decoder_channels == 256 and config.num_classes is None  # nano's last stage
-    assert note.startswith("decoder gnuper 256 channels (as wide as hornet_nano_7x7's last")
+    assert config.decoder_channels == 128 and config.num_classes is None  # mini's last stage
+    assert "; decoder gnuper 128 channels (as wide as hornet_mini_7x7's last" in note
     config, note = prepare_segment(TrainConfig(task="segment", head="fpn", decoder_channels=24))
-    assert config.decoder_channels == 24 and note == "decoder fpn 24 channels, as given"
+    assert config.decoder_channels == 24 and note.endswith("; decoder fpn 24 channels, as given")
     _ade_folder(tmp_path, {"training/a": [1, 3], "validation/b": [2]})
     given = TrainConfig(task="segment", data=str(tmp_path), num_classes=6, head="horfpn")
     config, note = prepare_segment(given)
-    assert (config.num_classes, config.decoder_channels) == (6, 128)
-    assert note.startswith("--num-classes 6, 3 present (0..2)")
+    assert (config.num_classes, config.decoder_channels) == (6, 64)  # half mini's 128
+    assert "; --num-classes 6, 3 present (0..2)" in note
 
 
 def test_a_run_stored_before_the_width_followed_the_backbone_resumes_at_its_width():
@@ -222,7 +253,7 @@ def test_the_recipe_line_of_a_folder_run_says_the_classes_and_the_decoder(tmp_pa
     result = fit(config)
     assert (result.config.num_classes, result.config.decoder_channels) == (3, 64)
     out = capsys.readouterr().out
-    line = next(t for t in out.splitlines() if t.startswith("recipe auto: 1 training image"))
+    line = next(t for t in out.splitlines() if t.startswith("recipe auto: segmentation, 1 "))
     assert "; 3 classes read from 2 label maps, 3 present (0..2); reduce_zero_label" in line
     assert line.endswith("decoder horfpn 64 channels (half hornet_mini_7x7's last stage of 128, "
                          "at most the authors' width; --decoder-channels to change)")  # fmt: skip

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -48,6 +49,7 @@ __all__ = [
     "Scenes",
     "SegmentationFolder",
     "label_values",
+    "make_digit_scenes",
     "make_scenes",
 ]
 
@@ -58,6 +60,10 @@ SCENE_MEAN, SCENE_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 _MIN_VISIBLE = 4  # pixels a shape must keep visible to count as an instance
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _LARGE_FOLDER = 2_000  # label maps beyond this get a progress bar
+#: The scikit-image photographs (stored in its wheel) behind :func:`make_digit_scenes`.
+SCENE_PHOTOGRAPHS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "brick")
+_DIGITS_TRAIN = 1_500  # scikit-learn's first 1,500 digits paint train scenes, the rest val
+_PHOTO_TRAIN_SHARE = 0.7  # train backgrounds come from a photograph's left 70% of columns
 
 
 @dataclass
@@ -155,6 +161,83 @@ def make_scenes(
     image = image + 0.04 * torch.randn(image.shape, generator=g)
     images = (image.clamp(0, 1) * 255).round().to(torch.uint8)
     return Scenes(images, semantic, instances, labels, names)
+
+
+def _colour_photograph(name: str, short_side: int) -> Tensor:
+    """A scikit-image photograph as (3, H, W) float32 in [0, 1], its short side resized."""
+    from skimage import data
+
+    array = getattr(data, name)()
+    image = torch.from_numpy(np.ascontiguousarray(array)).float() / 255.0
+    image = image[None].expand(3, -1, -1) if image.ndim == 2 else image.permute(2, 0, 1)[:3]
+    scale = short_side / min(image.shape[1:])
+    size = (round(image.shape[1] * scale), round(image.shape[2] * scale))
+    return F.interpolate(image[None], size=size, mode="area")[0]
+
+
+def make_digit_scenes(
+    n: int, size: int = 64, seed: int = 0, *, split: str = "train", max_digits: int = 3
+) -> Scenes:
+    """``n`` scenes of real images: scikit-learn's handwritten digits pasted onto crops
+    of scikit-image's photographs, with the same labels as :func:`make_scenes`.
+
+    Each scene is a ``size``-px crop of one of :data:`SCENE_PHOTOGRAPHS` (short side
+    resized to ``4 * size``) with 1 to ``max_digits`` digits painted over it in turn,
+    each scaled to 30-50% of the side, in a colour far from the photograph under it.
+    The digit's ink (its 8x8 scan upsampled, above half intensity) is its mask; class
+    ``k + 1`` is the digit ``k``. ``split="train"`` draws on the first 1,500 digits and
+    the photographs' left 70%, ``"val"`` on the other 297 digits and the right 30%, so
+    the two splits share no digit scan and no background pixel. Needs scikit-learn and
+    scikit-image (``pip install scikit-learn scikit-image``).
+    """
+    if n < 1 or size < 16 or max_digits < 1 or split not in ("train", "val"):
+        raise ValueError(
+            f"need n >= 1, size >= 16, max_digits >= 1 and split 'train' or 'val'; "
+            f"got {n}, {size}, {max_digits}, {split!r}"
+        )
+    from sklearn.datasets import load_digits
+
+    scans = torch.from_numpy(load_digits().images).float() / 16.0  # (1797, 8, 8) in [0, 1]
+    targets = torch.from_numpy(load_digits().target).long()
+    part = slice(0, _DIGITS_TRAIN) if split == "train" else slice(_DIGITS_TRAIN, None)
+    scans, targets = scans[part], targets[part]
+    photos = []
+    for name in SCENE_PHOTOGRAPHS:
+        photo = _colour_photograph(name, 4 * size)  # (3, H, W)
+        cut = int(photo.shape[2] * _PHOTO_TRAIN_SHARE)
+        photos.append(photo[:, :, :cut] if split == "train" else photo[:, :, cut:])
+    g = torch.Generator().manual_seed(seed)
+    images = torch.zeros(n, 3, size, size)
+    semantic = torch.zeros(n, size, size, dtype=torch.int64)
+    instances = torch.zeros(n, size, size, dtype=torch.int64)
+    labels = torch.zeros(n, max_digits, dtype=torch.int64)
+    count = torch.randint(1, max_digits + 1, (n,), generator=g)
+    for i in range(n):
+        photo = photos[int(torch.randint(len(photos), (1,), generator=g))]
+        top = int(torch.randint(photo.shape[1] - size + 1, (1,), generator=g))
+        left = int(torch.randint(photo.shape[2] - size + 1, (1,), generator=g))
+        image = photo[:, top : top + size, left : left + size].clone()  # (3, S, S)
+        for j in range(int(count[i])):
+            k = int(torch.randint(len(scans), (1,), generator=g))
+            side = int(uniform(g, 1, low=0.3 * size, high=0.5 * size))
+            ink = F.interpolate(scans[k][None, None], size=(side, side), mode="bilinear")[0, 0]
+            y, x = (int(torch.randint(size - side + 1, (1,), generator=g)) for _ in range(2))
+            under = image[:, y : y + side, x : x + side]  # (3, side, side)
+            # Each channel 0.45-0.6 away from the photograph's mean there: always visible.
+            mean = under.mean((1, 2))  # (3,)
+            step = uniform(g, 3, low=0.45, high=0.6)
+            colour = torch.where(mean < 0.5, mean + step, mean - step).clamp(0, 1)
+            alpha = ink.clamp(0, 1)[None]  # (1, side, side)
+            painted = colour[:, None, None] * alpha + under * (1 - alpha)  # (3, side, side)
+            image[:, y : y + side, x : x + side] = painted
+            hard = torch.zeros(size, size, dtype=torch.bool)
+            hard[y : y + side, x : x + side] = ink > 0.5
+            semantic[i][hard] = int(targets[k]) + 1
+            instances[i][hard] = j + 1
+            labels[i, j] = int(targets[k]) + 1
+        images[i] = image
+    images_u8 = (images.clamp(0, 1) * 255).round().to(torch.uint8)
+    return Scenes(images_u8, semantic, instances, labels, tuple(str(d) for d in range(10)))
 
 
 def _to_float(image: Tensor) -> Tensor:

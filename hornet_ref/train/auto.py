@@ -47,6 +47,16 @@ the model is ``hornet_nano_7x7`` for a median below ``MINI_FROM`` px (trained at
 32) and ``hornet_mini_7x7`` from it (stem 4: a 128-px image keeps maps of 32 to 4).
 A given ``--model`` or ``--img-size`` wins; the other is chosen to suit it.
 
+**Segmentation** (``--task segment``, :func:`choose_segment`) has rules of its own,
+because what it learns from is pixels, not images: the images' labels are not mixed
+(no mixup, cutmix or label smoothing: a pixel's class is not a blend), the data's
+own augmentation is used (flips for the built-in scenes; scale-and-crop keeping at
+least 25% of the area, and flips, for a folder), the batch shrinks with the pixels
+of an input (64 at 64 px, 16 at 128, at least 4) and the lr is 2e-3 at that batch,
+and the run lasts at least ``MIN_UPDATES_SEGMENT`` updates, because the heads first
+learn to call every pixel background (most pixels are) and leave it only after a
+few hundred updates (docs/dense.md, "Why the heads stalled").
+
 Fields the user set are not touched here; :func:`~hornet_ref.train.config.resolve`
 fills only what was left out.
 """
@@ -62,11 +72,13 @@ __all__ = [
     "MIN_EPOCHS",
     "MIN_UPDATES",
     "MIN_UPDATES_FINETUNE",
+    "MIN_UPDATES_SEGMENT",
     "MINI_FROM",
     "SIDE_RANGE",
     "DataStats",
     "Sides",
     "choose",
+    "choose_segment",
     "choose_input",
     "ema_horizon",
     "tier",
@@ -79,6 +91,8 @@ MIN_UPDATES_FINETUNE = 300
 #: The fewest epochs any run gets when ``epochs`` is not given (enough for the
 #: built-in data; docs/training.md, "Your own data", has the measurement).
 MIN_EPOCHS = 8
+#: The fewest updates a segmentation run from scratch gets.
+MIN_UPDATES_SEGMENT = 900
 #: The EMA's averaging horizon, as a share of the run's updates.
 EMA_SHARE = 0.1
 
@@ -149,6 +163,7 @@ class DataStats:
     classes: int
     img_size: int
     sides: Sides | None = None
+    task: str = "classify"  # "segment": :func:`choose` hands over to :func:`choose_segment`
 
 
 def tier(train_images: int) -> str:
@@ -211,6 +226,11 @@ def choose(
     the run's length in updates follows from them. ``paper`` is the paper's recipe
     (``RECIPES["imagenet"]``), returned as it is at ImageNet scale.
     """
+    if stats.task == "segment":
+        return choose_segment(
+            stats, epochs=epochs, batch_size=batch_size, accum_steps=accum_steps, world=world,
+            finetune=finetune,
+        )  # fmt: skip
     n = stats.train_images
     name = tier(n)
     if name == "paper" and not finetune:
@@ -250,4 +270,53 @@ def choose(
     )
     if finetune:
         reason += f"; layer decay {values['layer_decay']}"
+    return values, reason
+
+
+def choose_segment(
+    stats: DataStats,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    accum_steps: int = 1,
+    world: int = 1,
+    finetune: bool = False,
+) -> tuple[dict[str, Any], str]:
+    """Every recipe field of a segmentation run on data like ``stats``, and one line
+    saying why (the rules are in this module's docstring)."""
+    n, side = stats.train_images, stats.img_size
+    lr_batch = min(64, max(4, 2 ** round(math.log2(64 * (64 / side) ** 2))))
+    lr_batch = _batch_for(n, lr_batch)
+    batch = batch_size or lr_batch
+    values: dict[str, Any] = {
+        **_COMMON,
+        "batch_size": batch, "lr_batch": lr_batch, "lr": 2e-3, "drop_path": 0.0,
+        "label_smoothing": 0.0, "mixup": 0.0, "cutmix": 0.0, "rand_augment": 0,
+        "random_erasing": 0.0, "crop_scale": 0.25,
+    }  # fmt: skip
+    least = MIN_UPDATES_SEGMENT
+    if finetune:
+        values.update(lr=1e-4, layer_decay=0.8)
+        least = MIN_UPDATES_FINETUNE
+    updates_per_epoch = max(n // (batch * accum_steps * world), 1)
+    length = "--epochs given"
+    if epochs is None:
+        epochs = max(MIN_EPOCHS, math.ceil(least / updates_per_epoch))
+        length = (
+            f">= {least} updates and {MIN_EPOCHS} epochs: the heads call every pixel "
+            "background for the first hundred or so"
+        )
+    updates = epochs * updates_per_epoch
+    values["epochs"] = epochs
+    values["warmup_epochs"] = round(epochs * _WARMUP_SHARE, 2)
+    values["ema_decay"] = min(_PAPER_EMA, 1 - 1 / max(EMA_SHARE * updates, 1))
+    start = "fine-tuning (layer decay 0.8)" if finetune else "from scratch"
+    reason = (
+        f"segmentation, {n:,} training images, {stats.classes} classes, {side} px, {start}: "
+        "per-pixel cross-entropy, no label smoothing/mixup/cutmix (a pixel's class is not "
+        "a blend), the data's own flips and crops; "
+        f"lr {values['lr']:.0e} at batch {lr_batch} (the batch shrinks with the pixels "
+        f"of an input); {epochs} epochs = {updates} updates ({length}); "
+        f"EMA {values['ema_decay']:.5f}"
+    )
     return values, reason

@@ -27,7 +27,7 @@ from ..datasets.scenes import IGNORE_INDEX, SceneSegmentation, SegmentationFolde
 from ..dense.metrics import SegmentationMetrics
 from ..dense.models import AUTHORS_WIDTH, Segmenter, create_segmenter, decoder_width
 from ..hornet import model_config
-from .auto import DataStats
+from .auto import MINI, MINI_FROM, NANO, DataStats
 from .config import DEFAULT_MODEL, TrainConfig, model_overrides
 from .distributed import pick_device
 from .task import Evaluation
@@ -69,16 +69,18 @@ def segment_stats(config: TrainConfig) -> DataStats:
         folder = Path(config.data).expanduser() / "images" / "training"
         n = sum(1 for f in folder.iterdir() if f.is_file()) if folder.is_dir() else 0
         n, classes = min(n, config.train_samples or n), config.num_classes or 0
-    return DataStats(n, classes, side)
+    return DataStats(n, classes, side, task="segment")
 
 
-def _folder_transforms(img_size: int) -> tuple[v2.Transform, v2.Transform]:
-    """Train: random scale-and-crop to ``img_size`` and a flip; val: resize the short side
-    and centre-crop. Label maps follow the image (nearest neighbour, as v2 does for masks)."""
+def _folder_transforms(
+    img_size: int, crop_scale: float = 0.25, hflip: float = 0.5
+) -> tuple[v2.Transform, v2.Transform]:
+    """Train: random scale-and-crop to ``img_size`` keeping at least ``crop_scale`` of the
+    area, and a flip; val: resize the short side and centre-crop. Label maps follow the
+    image (nearest neighbour, as v2 does for masks)."""
     finish = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-    train = v2.Compose(
-        [v2.RandomResizedCrop(img_size, scale=(0.25, 1.0)), v2.RandomHorizontalFlip(), *finish]
-    )
+    crop = v2.RandomResizedCrop(img_size, scale=(crop_scale, 1.0))
+    train = v2.Compose([crop, v2.RandomHorizontalFlip(hflip), *finish])
     val = v2.Compose([v2.Resize(img_size), v2.CenterCrop(img_size), *finish])
     return train, val
 
@@ -108,7 +110,11 @@ def segmentation_datasets(
     if config.num_classes is None:
         num_classes, _ = folder_classes(root, None, config.reduce_zero_label)
         config = replace(config, num_classes=num_classes)
-    train_tf, val_tf = _folder_transforms(img_size)
+    train_tf, val_tf = _folder_transforms(
+        img_size,
+        0.25 if config.crop_scale is None else config.crop_scale,
+        0.5 if config.hflip is None else config.hflip,
+    )
     kwargs = {"num_classes": config.num_classes, "reduce_zero_label": config.reduce_zero_label}
     try:
         train = SegmentationFolder(root, "training", transform=train_tf, **kwargs)
@@ -201,8 +207,12 @@ def prepare_segment(config: TrainConfig) -> tuple[TrainConfig, str]:
     (:func:`folder_classes`, which also checks a given count) and ``decoder_channels``
     from the backbone (:func:`~hornet_ref.dense.decoder_width`)."""
     notes = []
-    # Segmentation picks no model from the data: no --model means the default variant.
-    config = replace(config, model=config.model or DEFAULT_MODEL)
+    if config.model is None:
+        # The input side picks the variant, as for a folder of images (train/auto.py).
+        side = config.img_size or segment_img_size(config.data)
+        model = MINI if side >= MINI_FROM else NANO
+        config = replace(config, model=model)
+        notes.append(f"{model} for {side} px (nano below {MINI_FROM} px, mini from it)")
     if config.data != "builtin":
         num_classes, note = folder_classes(
             _folder_root(config), config.num_classes, config.reduce_zero_label
