@@ -106,7 +106,7 @@ def neck_width(stage_widths: Sequence[int]) -> int:
 
     Half ``decoder_width``'s FPN width: Mask R-CNN carries this
     width through its RPN and its box and mask heads, on every proposal, and at
-    nano's 128 the default run took twice as long (docs/training.md, "Detection").
+    nano's 128 a short run trained half as fast (docs/training.md, "Detection").
     """
     return min(int(stage_widths[-1]) // 4, AUTHORS_WIDTH["fpn"])
 
