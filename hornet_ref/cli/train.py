@@ -91,6 +91,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         _fail("evaluate", e)
         return 2
     which = "EMA weights" if args.ema else "weights"
+    if "box_map" in result:  # a --task detect checkpoint
+        print(
+            f"box mAP {result['box_map']:.2f}%  AP50 {result['box_map50']:.2f}%  "
+            f"AP75 {result['box_map75']:.2f}%  mask mAP {result['mask_map']:.2f}%  "
+            f"AP50 {result['mask_map50']:.2f}%  AP75 {result['mask_map75']:.2f}%  "
+            f"loss {result['loss']:.4f}  ({result['images']} images of {args.data}, "
+            f"{which} of {args.checkpoint})"
+        )
+        return 0
     if "miou" in result:  # a --task segment checkpoint
         print(
             f"mIoU {result['miou']:.2f}%  pixel acc {result['pixel_acc']:.2f}%  "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,8 @@ class Datasets:
     classes: list[str]
     kind: str  # "builtin", "cifar10", "cifar100" or "folder"
     notes: list[str] = field(default_factory=list)  # what a run prints about the data
+    # How the loaders batch items (None: stack them); detection keeps lists of targets.
+    collate: Callable | None = None
 
     @property
     def num_classes(self) -> int:

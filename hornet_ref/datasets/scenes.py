@@ -37,6 +37,7 @@ from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
+from .folders import DataError
 from .shapes import SHAPE_CLASSES, shape_mask, textured_background, uniform
 
 __all__ = [
@@ -325,9 +326,10 @@ class SegmentationFolder(Dataset):
             a ``tv_tensors.Image`` (uint8) and ``tv_tensors.Mask``; default: convert to
             float and normalise with the ImageNet mean and std.
 
-    Items are ``(image (3, H, W) float32, mask (H, W) int64)``. A missing label map,
-    a label map of another size than its image, or a label outside 0..K-1 that is
-    not 255 raises ValueError naming the file (and the value).
+    Items are ``(image (3, H, W) float32, mask (H, W) int64)``. Images and label maps
+    that do not pair up (by stem), or a label map of another size than its image (both
+    read from the file headers when the folder is opened), raise DataError naming the
+    files; so does a label outside 0..K-1 that is not 255, when its item is read.
     """
 
     def __init__(
@@ -352,13 +354,8 @@ class SegmentationFolder(Dataset):
                 )
         self.images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
         if not self.images:
-            raise ValueError(f"no .jpg/.png images in {image_dir}")
-        missing = [p.name for p in self.images if not self._label_path(p).is_file()]
-        if missing:
-            raise ValueError(
-                f"no label map annotations/{split}/<stem>.png for {len(missing)} image(s), "
-                f"e.g. {missing[0]}"
-            )
+            raise DataError(f"no .jpg/.png images in {image_dir}")
+        _check_pairs(self.images, self.label_dir, split)
         self.num_classes = num_classes
         self.reduce_zero_label = reduce_zero_label
         self.transform = transform or v2.Compose(
@@ -389,7 +386,7 @@ class SegmentationFolder(Dataset):
                 )
             raw = torch.from_numpy(np.array(im).astype(np.int64))
         if raw.shape != image.shape[1:]:
-            raise ValueError(
+            raise DataError(
                 f"{label_path}: label map is {tuple(raw.shape)} (H, W) but its image "
                 f"{path.name} is {tuple(image.shape[1:])}"
             )
@@ -400,7 +397,7 @@ class SegmentationFolder(Dataset):
         bad = (mask >= self.num_classes) & (mask != IGNORE_INDEX)
         if bad.any():
             value = int(raw[bad].max())
-            raise ValueError(
+            raise DataError(
                 f"{label_path}: label {value} is outside 0..{self.num_classes - 1} "
                 f"(num_classes={self.num_classes}, reduce_zero_label={self.reduce_zero_label}) "
                 f"and is not {IGNORE_INDEX} (ignored)"
@@ -411,6 +408,50 @@ class SegmentationFolder(Dataset):
         image, mask = self.read(index)
         image, mask = self.transform(tv_tensors.Image(image), tv_tensors.Mask(mask))
         return image.as_subclass(Tensor), mask.as_subclass(Tensor)
+
+
+def _listed(names: list[str], most: int = 3) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _check_pairs(images: list[Path], label_dir: Path, split: str) -> None:
+    """One label map per image (same stem) and no other, each of its image's size (read
+    from the headers); raises DataError naming the files that do not fit."""
+    labels = {p.stem: p for p in label_dir.glob("*.png")}
+    stems = {p.stem for p in images}
+    lonely_images = [p.name for p in images if p.stem not in labels]
+    lonely_labels = sorted(p.name for stem, p in labels.items() if stem not in stems)
+    if lonely_images or lonely_labels:
+        parts = []
+        if lonely_images:
+            parts.append(
+                f"{len(lonely_images)} image(s) without a label map: {_listed(lonely_images)}"
+            )
+        if lonely_labels:
+            parts.append(
+                f"{len(lonely_labels)} label map(s) without an image: {_listed(lonely_labels)}"
+            )
+        raise DataError(
+            f"{label_dir.parent.parent}: images/{split} and annotations/{split} do not pair up "
+            f"({'; '.join(parts)}); each image needs annotations/{split}/<its stem>.png"
+        )
+    wrong = []
+    bar = dict(desc="reading sizes", unit="pair", disable=len(images) <= _LARGE_FOLDER)
+    for image in tqdm(images, **bar):
+        try:
+            with Image.open(image) as im, Image.open(labels[image.stem]) as lm:
+                sizes = im.size, lm.size
+        except OSError:
+            continue  # an unreadable file: the one-pass image check names it
+        if sizes[0] != sizes[1]:
+            wrong.append((labels[image.stem], image, sizes[0][::-1], sizes[1][::-1]))
+    if wrong:
+        label, image, image_hw, label_hw = wrong[0]
+        more = f" ({len(wrong) - 1} more pairs differ)" if len(wrong) > 1 else ""
+        raise DataError(
+            f"{label}: label map is {label_hw} (H, W) but its image {image.name} is "
+            f"{image_hw}; a label map has its image's size{more}"
+        )
 
 
 def label_values(paths: Sequence[str | Path]) -> dict[int, Path]:

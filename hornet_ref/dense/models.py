@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
@@ -239,6 +239,7 @@ def maskrcnn_hornet(
     mixer: str = "7x7",
     anchor_sizes: Sequence[int] = (32, 64, 128, 256, 512),
     mask_channels: int = 256,
+    representation_size: int = 1024,
     backbone_kwargs: dict[str, Any] | None = None,
     **maskrcnn_kwargs: Any,
 ) -> MaskRCNN:
@@ -260,6 +261,8 @@ def maskrcnn_hornet(
             is torchvision's, for COCO-sized images; small images want small ones.
         mask_channels: width of the four 3x3 convs of the mask head (256 in
             torchvision and Mask R-CNN; smaller for quick CPU runs).
+        representation_size: width of the box head's two fully connected layers
+            (1024 in torchvision and Mask R-CNN; smaller for quick CPU runs).
         backbone_kwargs: options of :func:`~hornet_ref.create_model` for a named backbone.
         **maskrcnn_kwargs: any :class:`torchvision.models.detection.MaskRCNN` option,
             e.g. ``min_size=128, max_size=128`` for small images.
@@ -274,14 +277,18 @@ def maskrcnn_hornet(
         maskrcnn_kwargs["rpn_anchor_generator"] = AnchorGenerator(
             tuple((s,) for s in anchor_sizes), ((0.5, 1.0, 2.0),) * 5
         )
-    # torchvision's default box and mask predictors, with the mask head's width exposed.
+    # torchvision's default box and mask heads, with their widths exposed.
     maskrcnn_kwargs.setdefault(
         "mask_head", MaskRCNNHeads(out_channels, [mask_channels] * 4, dilation=1)
     )
+    if "box_head" not in maskrcnn_kwargs:
+        pool = maskrcnn_kwargs.get("box_roi_pool")
+        side = pool.output_size[0] if pool is not None else 7  # torchvision's box RoIAlign: 7x7
+        maskrcnn_kwargs["box_head"] = TwoMLPHead(out_channels * side**2, representation_size)
     return MaskRCNN(
         fpn_backbone,
         num_classes=None,
-        box_predictor=FastRCNNPredictor(1024, num_classes),
+        box_predictor=FastRCNNPredictor(representation_size, num_classes),
         mask_predictor=MaskRCNNPredictor(mask_channels, mask_channels, num_classes),
         **maskrcnn_kwargs,
     )

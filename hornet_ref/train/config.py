@@ -1,13 +1,14 @@
 """What a training run is: one typed dataclass, its recipes, and its command-line flags.
 
 :class:`TrainConfig` holds every setting. Recipe fields default to ``None``,
-meaning "the recipe's value": :func:`resolve` fills them from one of three
-recipe ``--recipe`` names, or, with ``recipe="auto"`` (the default), from rules
+meaning "the recipe's value": :func:`resolve` fills them from a named recipe
+(``--recipe NAME``), or, with ``recipe="auto"`` (the default), from rules
 that look at the data's size (``hornet_ref.train.auto``). The named ones:
 
 - ``shapes``: the built-in 32x32 dataset, a short run that fits a few CPU minutes;
 - ``cifar``: CIFAR-10/100 from scratch, a longer run with the same 32x32 pipeline;
-- ``imagenet``: the paper's ImageNet-1K recipe, to the letter.
+- ``imagenet``: the paper's ImageNet-1K recipe, to the letter;
+- ``detect``: Mask R-CNN (``--task detect``, which takes it for ``auto``).
 
 :func:`add_arguments` turns every field into a flag (``--batch-size``,
 ``--channels-last/--no-channels-last`` ...) from the dataclass itself, so the
@@ -41,8 +42,9 @@ __all__ = [
 ]
 
 
-#: What a run can learn, and the decoders of ``task="segment"`` (hornet_ref.dense.HEADS).
-TASKS = ("classify", "segment")
+#: What a run can learn, and the decoders of ``task="segment"`` (hornet_ref.dense.HEADS);
+#: ``task="detect"`` takes the FPN ones as Mask R-CNN's neck.
+TASKS = ("classify", "segment", "detect")
 SEGMENT_HEADS = ("fpn", "horfpn", "uper", "gnuper")
 
 
@@ -93,20 +95,26 @@ class TrainConfig:
     task: str = field(
         default="classify",
         metadata=_opt(
-            "'classify' (one class per image) or 'segment' (one class per pixel: built-in "
-            "scenes, or a folder in ADE20K's layout)",
+            "'classify' (one class per image), 'segment' (one class per pixel: built-in "
+            "scenes, or a folder in ADE20K's layout) or 'detect' (boxes and instance masks, "
+            "Mask R-CNN: built-in scenes, or a folder in COCO's layout)",
             choices=TASKS,
         ),
     )
     head: str = field(
         default="gnuper",
-        metadata=_opt("--task segment: the decoder on the HorNet", choices=SEGMENT_HEADS),
+        metadata=_opt(
+            "--task segment: the decoder on the HorNet; --task detect: Mask R-CNN's neck, "
+            "fpn or horfpn (default: gnuper to segment, horfpn to detect)",
+            choices=SEGMENT_HEADS,
+        ),
     )
     decoder_channels: int | None = field(
         default=None,
         metadata=_opt(
-            "--task segment: decoder width (default: follows the backbone: its last stage's "
-            "width for uper/gnuper, half that for fpn/horfpn, at most the authors' 512 / 256)"
+            "--task segment / detect: decoder width (default: follows the backbone: its last "
+            "stage's width for uper/gnuper, half that for fpn/horfpn, a quarter for detect's "
+            "neck and heads, at most the authors' 512 / 256)"
         ),
     )
     num_classes: int | None = field(
@@ -137,8 +145,9 @@ class TrainConfig:
     recipe: str = field(
         default="auto",
         metadata=_opt(
-            "hyper-parameter defaults (auto: chosen from the data's size and the run's length)",
-            choices=("auto", "shapes", "cifar", "imagenet"),
+            "hyper-parameter defaults (auto: chosen from the data's size and the run's length; "
+            "--task detect: the detect recipe)",
+            choices=("auto", "shapes", "cifar", "imagenet", "detect"),
         ),
     )
 
@@ -283,8 +292,21 @@ _SHAPES = _CIFAR | dict(
     mixup=0.0, cutmix=0.0, rand_augment=0, random_erasing=0.0,
 )  # fmt: skip
 
+#: ``--task detect``'s own (auto's rules are for classifiers): Mask R-CNN from scratch on
+#: small images, a run that fits the CPU budget on the built-in scenes (docs/training.md,
+#: "Detection"); no augmentation but the flip, no EMA (its validation would double).
+_DETECT = _SHAPES | dict(
+    epochs=5, batch_size=8, lr=2e-3, lr_batch=8, min_lr=1e-5, warmup_epochs=0.3,
+    label_smoothing=0.0, crop_scale=1.0,
+)  # fmt: skip
+
 #: The recipes, each the paper's with what differs from it overridden.
-RECIPES: dict[str, dict[str, Any]] = {"shapes": _SHAPES, "cifar": _CIFAR, "imagenet": _PAPER}
+RECIPES: dict[str, dict[str, Any]] = {
+    "shapes": _SHAPES,
+    "cifar": _CIFAR,
+    "imagenet": _PAPER,
+    "detect": _DETECT,
+}
 
 
 def _recipe_for(config: TrainConfig) -> str:
@@ -339,7 +361,7 @@ def _auto_values(config: TrainConfig, stats: DataStats, world: int) -> tuple[dic
 def explain(config: TrainConfig, stats: DataStats, world: int = 1) -> str:
     """One line: the recipe ``config`` resolves to, why, and which values the user gave."""
     if config.recipe != "auto":
-        return f"recipe {config.recipe}, as asked"
+        return f"recipe {config.recipe}" + ("" if config.recipe == "detect" else ", as asked")
     given = [
         f"{k}={getattr(config, k)}" for k in RECIPES["shapes"] if getattr(config, k) is not None
     ]

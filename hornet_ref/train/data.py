@@ -371,6 +371,7 @@ def build_loaders(
         pin_memory=pin_memory,
         persistent_workers=False,
         worker_init_fn=_ignore_sigint if workers else None,
+        collate_fn=data.collate,
     )
     train = DataLoader(data.train, batch_size=batch_size, sampler=sampler, drop_last=True, **common)
     val = DataLoader(

@@ -3,7 +3,8 @@
 ``metrics.jsonl`` holds one JSON object per finished epoch: ``epoch`` (1-based),
 ``train_loss``, then the task's validation metrics as ``val_<name>`` (for
 classification ``val_loss``, ``val_acc1``, ``val_acc5``; for segmentation ``val_loss``,
-``val_miou``, ``val_pixel_acc``), ``lr`` (at the epoch's
+``val_miou``, ``val_pixel_acc``; for detection ``val_loss``, ``val_box_map``,
+``val_box_map50``, ``val_box_map75`` and the same three ``val_mask_*``), ``lr`` (at the epoch's
 end), ``images_per_sec`` (training only, all processes), ``peak_mem_mb``,
 ``seconds``, and ``val_<name>_ema`` when an EMA is kept. It is rewritten whole
 from the checkpoint's history after every epoch, so it always matches the
@@ -36,7 +37,15 @@ def save_curves(
     the epoch axis up to ``epochs``) and save it as a PNG."""
     from ..plotting import plot_curves, save_figure  # matplotlib loads only when drawn
 
-    if "val_miou" in history[0]:  # --task segment
+    if "val_box_map" in history[0]:  # --task detect
+        fig = plot_curves(
+            history,
+            metric=("val_box_map", "val_mask_map"),
+            metric_label="box and mask mAP (%)",
+            epochs=epochs,
+            title=title,
+        )
+    elif "val_miou" in history[0]:  # --task segment
         fig = plot_curves(
             history,
             metric=("val_miou", "val_pixel_acc"),

@@ -1,4 +1,4 @@
-"""The tasks a run can learn, by name: ``--task classify`` or ``--task segment``.
+"""The tasks a run can learn, by name: ``--task classify``, ``segment`` or ``detect``.
 
 The one place a new task plugs in: a :class:`~hornet_ref.train.task.TaskSpec` of its
 own, one entry below, and its name in ``hornet_ref.train.config.TASKS`` (the
@@ -26,8 +26,18 @@ def _segment() -> TaskSpec:
     return SegmentTask()
 
 
+def _detect() -> TaskSpec:
+    from .detect import DetectTask
+
+    return DetectTask()
+
+
 #: Each task's name and the function that builds its spec.
-REGISTRY: dict[str, Callable[[], TaskSpec]] = {"classify": _classify, "segment": _segment}
+REGISTRY: dict[str, Callable[[], TaskSpec]] = {
+    "classify": _classify,
+    "segment": _segment,
+    "detect": _detect,
+}
 
 
 def get_task(name: str) -> TaskSpec:
