@@ -43,6 +43,7 @@ from .shapes import SHAPE_CLASSES, shape_mask, textured_background, uniform
 __all__ = [
     "IGNORE_INDEX",
     "SCENE_MEAN",
+    "SCENE_PHOTOGRAPHS",
     "SCENE_STD",
     "SceneDetection",
     "SceneSegmentation",
@@ -60,8 +61,8 @@ SCENE_MEAN, SCENE_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 _MIN_VISIBLE = 4  # pixels a shape must keep visible to count as an instance
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _LARGE_FOLDER = 2_000  # label maps beyond this get a progress bar
-#: The scikit-image photographs (stored in its wheel) behind :func:`make_digit_scenes`.
 SCENE_PHOTOGRAPHS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "brick")
+"""The scikit-image photographs (stored in its wheel) behind :func:`make_digit_scenes`."""
 _DIGITS_TRAIN = 1_500  # scikit-learn's first 1,500 digits paint train scenes, the rest val
 _PHOTO_TRAIN_SHARE = 0.7  # train backgrounds come from a photograph's left 70% of columns
 
