@@ -1,23 +1,42 @@
 """Training on your own small folder of real images: HorNet with ``--recipe auto`` beside ResNet-18.
 
-    python benchmarks/own_data.py                  # digits folder, no flag but --data; ResNet-18
-    python benchmarks/own_data.py --epochs 15      # the same, 15 epochs for both
-    python benchmarks/own_data.py --builtin        # also the built-in shapes data
+    python benchmarks/own_data.py                         # every folder below; ResNet-18 too
+    python benchmarks/own_data.py --seeds 0 1 2           # three runs of each (both networks)
+    python benchmarks/own_data.py --folders patches       # one folder
+    python benchmarks/own_data.py --epochs 15             # 15 epochs for both
+    python benchmarks/own_data.py --builtin               # also the built-in shapes data
+    python benchmarks/own_data.py --docs                  # also the figure for the Training guide
 
-The folder is assembled offline from scikit-learn's handwritten digits (1,797
-scanned 8x8 grey images, 10 classes; ``pip install "hornet-ref[benchmarks]"``):
-each image is upsampled to 32x32 (bilinear), stored as an RGB PNG, and split
-stratified and seeded into 1,500 ``train/`` and 297 ``val/`` images, in the
-ImageFolder layout ``ROOT/{train,val}/<digit>/<n>.png`` that ``--data`` reads.
+The folders are assembled offline, in the ImageFolder layout
+``ROOT/{train,val}/<class>/<n>.png`` that ``--data`` reads
+(``pip install "hornet-ref[benchmarks]"`` for scikit-learn and scikit-image):
+
+- **digits**: scikit-learn's handwritten digits (1,797 scanned 8x8 grey images, 10
+  classes), upsampled to 32x32 (bilinear), stored as RGB PNGs, split stratified and
+  seeded into 1,500 ``train/`` and 297 ``val/`` images;
+- **patches**: 32-px patches of ten scikit-image photographs
+  (:data:`hornet_ref.study.data.PHOTOGRAPHS`, each resized to a shorter side of 160 px),
+  the class being the photograph, in colour where scikit-image ships colour (so grey
+  and RGB files sit side by side): 160 a class for training from the left 65% of each
+  photograph and 50 for validation from the rest, so no validation pixel was seen in
+  training (1,600 and 500 images);
+- **photos128**: the same ten photographs, resized to a shorter side of 400 px and cut
+  into crops of 128 to 320 px resized to
+  112-160 px a side, not square: 80 a class for training from the left 60% of each
+  photograph, 30 for validation from the rest (800 and 300 images), the "photographs
+  of about 128 px" a user brings.
 
 HorNet runs as a user would: ``hornet-ref train --data ROOT`` (plus ``--epochs`` if
 asked), in a subprocess, so it measures the command line and the auto recipe.
-The peer is torchvision's ResNet-18 unchanged (its 7x7 stride-2 stem and max-pool
-bring 32 px to 8x8, the digits' own resolution, at 1/16 of the compute of the
-CIFAR-style 3x3 stem), trained with plain AdamW (lr 1e-3, weight decay 0.05, batch
-64), a cosine schedule over the same number of epochs, random crop (padding 4) and
-no flip, on the same folder. Both report validation
-top-1 after every epoch, and the wall time.
+The peer is torchvision's ResNet-18 unchanged (its 7x7 stride-2 stem and max-pool),
+trained with plain AdamW (lr 1e-3, weight decay 0.05, batch 64), a cosine schedule
+over the same number of epochs as HorNet's run, and random crop (padding 1/8 of the
+side) with no flip, at the side HorNet's run chose (the median of the images' shorter
+sides, in the recipe line), on the same folder. Both report validation top-1 after
+every epoch and the cumulative training seconds (validation not counted), and the
+wall time of the whole run. The last table gives, per folder, the mean, sd and range of
+both networks' final top-1 over the seeds, and the training seconds after which HorNet
+first reached ResNet-18's final top-1 in each seed.
 """
 
 from __future__ import annotations
@@ -35,6 +54,7 @@ import torch
 from torch import nn
 
 _DIGITS_TRAIN = 1_500
+DOCS_FIGURE = Path(__file__).resolve().parent.parent / "docs" / "assets" / "own-data.png"
 
 
 def make_digits_folder(root: str | os.PathLike, *, size: int = 32, seed: int = 0) -> Path:
@@ -68,17 +88,115 @@ def make_digits_folder(root: str | os.PathLike, *, size: int = 32, seed: int = 0
     return root
 
 
-def _hornet(data: str, epochs: int | None, out: Path) -> tuple[list[float], float, str]:
-    """``hornet-ref train --data DATA`` (and ``--epochs``): per-epoch top-1, wall time, recipe."""
+def _photograph(name: str, short_side: int):
+    """A scikit-image photograph as a PIL image (RGB or grey, as shipped), its shorter
+    side resized by area to ``short_side``."""
+    from PIL import Image
+    from skimage import data
+
+    photo = Image.fromarray(getattr(data, name)())
+    scale = short_side / min(photo.size)
+    return photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.BOX)
+
+
+def _write_crops(
+    root: Path, *, short_side: int, split_share: float, counts: dict[str, int],
+    sides: tuple[int, int], out_sides: tuple[int, int] | None, seed: int,
+) -> None:  # fmt: skip
+    """Crops of each study photograph into ``root/<split>/<photograph>/``: train crops
+    lie wholly in the left ``split_share`` of its columns, val crops in the rest.
+
+    A crop's width and height are drawn from ``sides``; with ``out_sides`` it is then
+    resized by area so that its shorter side is drawn from ``out_sides`` (aspect kept).
+    """
+    import numpy as np
+    from PIL import Image
+
+    from hornet_ref.study.data import PHOTOGRAPHS
+
+    rng = np.random.default_rng(seed)
+    for name in PHOTOGRAPHS:
+        photo = _photograph(name, short_side)
+        split_at = int(photo.width * split_share)
+        regions = {"train": (0, split_at), "val": (split_at, photo.width)}
+        for split, n in counts.items():
+            a, b = regions[split]
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                w = int(rng.integers(sides[0], min(sides[1], b - a) + 1))
+                h = int(rng.integers(sides[0], sides[1] + 1))
+                left = int(rng.integers(a, b - w + 1))
+                top = int(rng.integers(0, photo.height - h + 1))
+                crop = photo.crop((left, top, left + w, top + h))
+                if out_sides:
+                    k = int(rng.integers(out_sides[0], out_sides[1] + 1)) / min(w, h)
+                    crop = crop.resize((round(w * k), round(h * k)), Image.BOX)
+                crop.save(folder / f"{i:04d}.png")
+
+
+def make_patches_folder(
+    root: str | os.PathLike, *, train: int = 160, val: int = 50, seed: int = 0
+) -> Path:
+    """Write 32-px patches of the ten study photographs (``train`` and ``val`` a class)
+    under ``root``; an existing, complete folder is reused."""
+    root = Path(root)
+    done = root / ".complete"
+    if not done.exists():
+        _write_crops(
+            root, short_side=160, split_share=0.65, counts={"train": train, "val": val},
+            sides=(32, 32), out_sides=None, seed=seed,
+        )  # fmt: skip
+        done.touch()
+    return root
+
+
+def make_photos_folder(
+    root: str | os.PathLike, *, train: int = 80, val: int = 30, seed: int = 0
+) -> Path:
+    """Write crops of the ten study photographs, 112-160 px a side, under ``root``
+    (``train`` and ``val`` a class); an existing, complete folder is reused."""
+    root = Path(root)
+    done = root / ".complete"
+    if not done.exists():
+        _write_crops(
+            root, short_side=400, split_share=0.6, counts={"train": train, "val": val},
+            sides=(128, 320), out_sides=(112, 160), seed=seed,
+        )  # fmt: skip
+        done.touch()
+    return root
+
+
+FOLDERS = {
+    "digits": make_digits_folder,
+    "patches": make_patches_folder,
+    "photos128": make_photos_folder,
+}
+"""Each benchmark folder's name and the function that writes it."""
+
+
+def _hornet(data: str, epochs: int | None, out: Path, seed: int) -> dict:
+    """``hornet-ref train --data DATA`` (``--epochs``, ``--seed``): per-epoch top-1 and
+    cumulative training seconds, and the wall time of the whole command."""
     command = [sys.executable, "-m", "hornet_ref.cli", "train", "--data", data, "--out", str(out)]
-    command += ["--no-progress"] + (["--epochs", str(epochs)] if epochs else [])
+    command += ["--no-progress", "--seed", str(seed)] + (
+        ["--epochs", str(epochs)] if epochs else []
+    )
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env)
-    seconds = time.perf_counter() - start
+    wall = time.perf_counter() - start
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    reason = json.loads((out / "config.json").read_text())["recipe_reason"]
-    return [row["val_acc1"] for row in rows], seconds, reason
+    config = json.loads((out / "config.json").read_text())
+    seconds, total = [], 0.0
+    for row in rows:
+        total += row["seconds"]
+        seconds.append(total)
+    ema = rows[-1].get("val_acc1_ema")
+    return dict(
+        top1=[row["val_acc1"] for row in rows], seconds=seconds, wall=wall, ema=ema,
+        reason=config["recipe_reason"], model=config["model"], img_size=config["img_size"],
+    )  # fmt: skip
 
 
 def _resnet18(num_classes: int) -> nn.Module:
@@ -88,26 +206,30 @@ def _resnet18(num_classes: int) -> nn.Module:
     return torchvision.models.resnet18(num_classes=num_classes)
 
 
-def _peer(data: str, epochs: int, *, seed: int = 0) -> tuple[list[float], float]:
-    """ResNet-18, plain AdamW + cosine, on the folder: per-epoch top-1 and wall time."""
+def _peer(data: str, epochs: int, side: int, *, seed: int = 0) -> dict:
+    """ResNet-18, plain AdamW + cosine, on the folder at ``side`` px: per-epoch top-1 and
+    cumulative training seconds, and the wall time of the whole run."""
     from torchvision import datasets
     from torchvision.transforms import v2
 
     from hornet_ref.train.data import eval_transform
 
+    began = time.perf_counter()
     torch.manual_seed(seed)
     norm = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
     norm.append(v2.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)))
-    train_tf = v2.Compose([v2.RandomCrop(32, padding=4), *norm])
+    size = [v2.Resize(side, antialias=True)]  # shorter side to `side`, as HorNet's run
+    train_tf = v2.Compose([*size, v2.RandomCrop(side, padding=side // 8), *norm])
     train = datasets.ImageFolder(f"{data}/train", transform=train_tf)
-    val = datasets.ImageFolder(f"{data}/val", transform=eval_transform("folder", 32))
+    val = datasets.ImageFolder(f"{data}/val", transform=eval_transform("folder", side))
     loader = torch.utils.data.DataLoader(train, batch_size=64, shuffle=True, drop_last=True)
     val_loader = torch.utils.data.DataLoader(val, batch_size=256)
     net = _resnet18(len(train.classes))
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader))
-    accuracies, start = [], time.perf_counter()
+    top1, seconds, trained = [], [], 0.0
     for _ in range(epochs):
+        start = time.perf_counter()
         net.train()
         for images, labels in loader:
             loss = nn.functional.cross_entropy(net(images), labels)
@@ -115,50 +237,154 @@ def _peer(data: str, epochs: int, *, seed: int = 0) -> tuple[list[float], float]
             loss.backward()
             optimizer.step()
             schedule.step()
+        trained += time.perf_counter() - start
         net.eval()
         with torch.no_grad():
             right = sum(int((net(x).argmax(1) == y).sum()) for x, y in val_loader)
-        accuracies.append(100 * right / len(val))
-    return accuracies, time.perf_counter() - start
+        top1.append(100 * right / len(val))
+        seconds.append(trained)
+    return dict(top1=top1, seconds=seconds, wall=time.perf_counter() - began)
 
 
-def _table(name: str, hornet: list[float], peer: list[float]) -> None:
-    print(f"\n{name}: validation top-1 (%) by epoch")
-    print("| epoch | HorNet (auto) | ResNet-18 (AdamW + cosine) |\n|---:|---:|---:|")
-    for e in range(max(len(hornet), len(peer))):
-        h = f"{hornet[e]:.2f}" if e < len(hornet) else ""
-        r = f"{peer[e]:.2f}" if e < len(peer) else ""
-        print(f"| {e + 1} | {h} | {r} |")
+def time_to(run: dict, target: float) -> float | None:
+    """Training seconds until ``run``'s top-1 first reaches ``target`` (None: never)."""
+    for acc, sec in zip(run["top1"], run["seconds"]):
+        if acc >= target:
+            return sec
+    return None
+
+
+def _table(name: str, hornet: dict, peer: dict | None) -> None:
+    print(f"\n{name}: validation top-1 (%) and training seconds by epoch")
+    print("| epoch | HorNet (auto) | s | ResNet-18 (AdamW + cosine) | s |")
+    print("|---:|---:|---:|---:|---:|")
+    theirs = peer or {"top1": [], "seconds": []}
+    for e in range(max(len(hornet["top1"]), len(theirs["top1"]))):
+        cells = []
+        for run in (hornet, theirs):
+            ok = e < len(run["top1"])
+            cells += [
+                f"{run['top1'][e]:.2f}" if ok else "",
+                f"{run['seconds'][e]:.0f}" if ok else "",
+            ]
+        print(f"| {e + 1} | " + " | ".join(cells) + " |")
+    line = f"wall time: HorNet {hornet['wall']:.0f} s"
+    if peer:
+        line += f", ResNet-18 {peer['wall']:.0f} s"
+        reach = time_to(hornet, peer["top1"][-1])
+        after = f"{reach:.0f} s of training" if reach is not None else "never"
+        line += (
+            f"; HorNet reaches ResNet-18's final {peer['top1'][-1]:.2f}% after {after} "
+            f"(ResNet-18: {peer['seconds'][-1]:.0f} s)"
+        )
+    print(line)
+
+
+def summary(results: dict) -> str:
+    """A Markdown table: per folder, each network's final top-1 (mean ± sd, min-max over
+    the seeds), its training seconds, and when HorNet first reached ResNet-18's final."""
+    from statistics import mean, stdev
+
+    def spread(values: list[float]) -> str:
+        sd = f" ± {stdev(values):.2f}" if len(values) > 1 else ""
+        extent = f" ({min(values):.2f}-{max(values):.2f})" if len(values) > 1 else ""
+        return f"{mean(values):.2f}{sd}{extent}"
+
+    lines = [
+        "| folder | seeds | HorNet (auto): model, side | HorNet top-1 | HorNet s | "
+        "ResNet-18 top-1 | ResNet-18 s | HorNet reaches ResNet-18's final top-1 after |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in results.items():
+        if name == "machine":
+            continue
+        runs = row["runs"]
+        first = runs[0]["hornet"]
+        hornet = [r["hornet"]["top1"][-1] for r in runs]
+        seconds = [r["hornet"]["seconds"][-1] for r in runs]
+        cells = [name, str(len(runs)), f"{first['model']}, {first['img_size']} px"]
+        cells += [spread(hornet), f"{mean(seconds):.0f}"]
+        if all(r["peer"] for r in runs):
+            peer = [r["peer"]["top1"][-1] for r in runs]
+            peer_s = [r["peer"]["seconds"][-1] for r in runs]
+            reach = [time_to(r["hornet"], r["peer"]["top1"][-1]) for r in runs]
+            reached = [f"{t:.0f} s" if t is not None else "never" for t in reach]
+            cells += [spread(peer), f"{mean(peer_s):.0f}", ", ".join(reached)]
+        else:
+            cells += ["", "", ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: dict):
+    """Top-1 against training seconds, one panel a folder, both networks."""
+    import matplotlib.pyplot as plt
+
+    names = [n for n in results if n != "machine"]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        runs = results[name]["runs"]
+        first = runs[0]["hornet"]
+        for i, run in enumerate(runs):  # the first seed labelled, the others fainter
+            faint = dict(alpha=0.35, label=None) if i else {}
+            label = f"HorNet ({first['model'].removeprefix('hornet_')}, auto)"
+            ax.plot(run["hornet"]["seconds"], run["hornet"]["top1"], ".-", color="C0",
+                    **({"label": label} | faint))  # fmt: skip
+            if run["peer"]:
+                ax.plot(run["peer"]["seconds"], run["peer"]["top1"], ".-", color="C1",
+                        **({"label": "ResNet-18"} | faint))  # fmt: skip
+        seeds = f", {len(runs)} seeds" if len(runs) > 1 else ""
+        ax.set(title=f"{name} ({first['img_size']} px{seeds})", xlabel="training seconds")
+        lowest = min(min(r["hornet"]["top1"]) for r in runs)
+        ax.set_ylim(max(0, lowest - 5), 100.5)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("validation top-1 (%)")
+    axes[0][0].legend(loc="lower right")
+    fig.tight_layout()
+    return fig
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--root", type=Path, default=None, help="where the digits folder goes")
+    parser.add_argument("--root", type=Path, default=None, help="where the folders go")
+    parser.add_argument("--folders", nargs="+", choices=list(FOLDERS), default=list(FOLDERS))
     parser.add_argument("--epochs", type=int, default=None, help="as hornet-ref train --epochs")
     parser.add_argument("--builtin", action="store_true", help="also train on the built-in data")
     parser.add_argument("--no-peer", action="store_true", help="skip ResNet-18")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run of each a seed")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--figure", type=Path, default=None, help="top-1 against time (PNG)")
+    parser.add_argument("--docs", action="store_true", help=f"the figure to {DOCS_FIGURE}")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="own_data-"))
-    root = make_digits_folder(args.root or scratch / "digits")
-    print(f"uptime: {os.getloadavg()} (load average, 1/5/15 min)")
-    results = {}
-    datasets = [("digits", str(root))] + ([("builtin", "builtin")] if args.builtin else [])
-    for name, data in datasets:
-        hornet, seconds, reason = _hornet(data, args.epochs, scratch / f"run-{name}")
-        print(reason)
-        peer, peer_seconds = [], 0.0
-        if not args.no_peer and name == "digits":
-            peer, peer_seconds = _peer(data, len(hornet))
-        _table(name, hornet, peer)
-        print(f"wall time: HorNet {seconds:.0f} s, ResNet-18 {peer_seconds:.0f} s")
-        results[name] = dict(
-            hornet=hornet, hornet_seconds=seconds, reason=reason, peer=peer,
-            peer_seconds=peer_seconds,
-        )  # fmt: skip
-    print(f"uptime: {os.getloadavg()} (load average, 1/5/15 min)")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    base = args.root or scratch
+    results: dict = {
+        "machine": f"{os.uname().machine}, {os.cpu_count()} CPUs, torch {torch.__version__}"
+    }
+    print(f"uptime: {os.getloadavg()} (load average, 1/5/15 min); {results['machine']}")
+    jobs = [(name, str(FOLDERS[name](base / name))) for name in args.folders]
+    jobs += [("builtin", "builtin")] if args.builtin else []
+    for seed in args.seeds:
+        for name, data in jobs:
+            hornet = _hornet(data, args.epochs, scratch / f"run-{name}-{seed}", seed)
+            print(hornet["reason"])
+            peer = None
+            if not args.no_peer and name != "builtin":
+                peer = _peer(data, len(hornet["top1"]), hornet["img_size"], seed=seed)
+            _table(f"{name}, seed {seed}", hornet, peer)
+            results.setdefault(name, {"runs": []})["runs"].append(
+                dict(seed=seed, hornet=hornet, peer=peer)
+            )
+            if args.json:  # after every run, so a stopped benchmark keeps what it measured
+                args.json.write_text(json.dumps(results, indent=2))
+            print(f"uptime: {os.getloadavg()} (load average, 1/5/15 min)")
+    print("\n" + summary(results))
+    figure = DOCS_FIGURE if args.docs else args.figure
+    if figure:
+        from hornet_ref.plotting import save_figure
+
+        save_figure(plot(results), figure)
+        print(f"figure: {figure}")
 
 
 if __name__ == "__main__":

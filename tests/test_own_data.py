@@ -1,0 +1,85 @@
+"""benchmarks/own_data.py: the folders it writes from real photographs are read by
+``--recipe auto`` as a user's would be, and its summary says what the runs measured."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("skimage")
+
+_SPEC = importlib.util.spec_from_file_location(
+    "own_data", Path(__file__).resolve().parents[1] / "benchmarks" / "own_data.py"
+)
+own_data = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(own_data)
+
+
+def _chosen(data: str):
+    from hornet_ref.train import TrainConfig
+    from hornet_ref.train.config import explain, resolve
+    from hornet_ref.train.task import ClassifyTask
+
+    config = TrainConfig(data=data)
+    stats = ClassifyTask().stats(config)
+    return resolve(config, stats), explain(config, stats)
+
+
+def _images(root: Path, split: str) -> list[Image.Image]:
+    return [Image.open(f) for f in sorted((root / split).rglob("*.png"))]
+
+
+def test_the_photograph_folder_is_trained_by_mini_at_128_px_grey_and_colour_mixed(tmp_path):
+    root = own_data.make_photos_folder(tmp_path / "photos", train=3, val=2)
+    train, val = _images(root, "train"), _images(root, "val")
+    assert (len(train), len(val)) == (30, 20)  # ten photographs, one class folder each
+    shorter = [min(im.size) for im in train + val]
+    assert 112 <= min(shorter) and max(shorter) <= 160
+    assert {im.mode for im in train} == {"L", "RGB"}  # grey photographs stay grey
+    assert len({im.size for im in train}) > 20  # sizes vary, as a user's do
+    config, line = _chosen(str(root))
+    assert (config.model, config.img_size) == ("hornet_mini_7x7", 128)
+    assert "sizes 1" in line and "hornet_mini_7x7 at 128 px" in line
+
+
+def test_the_patch_folder_is_trained_by_nano_at_32_px(tmp_path):
+    root = own_data.make_patches_folder(tmp_path / "patches", train=4, val=2)
+    train = _images(root, "train")
+    assert len(train) == 40 and {im.size for im in train} == {(32, 32)}
+    config, line = _chosen(str(root))
+    assert (config.model, config.img_size) == ("hornet_nano_7x7", 32)
+    assert "sizes all 32 px: hornet_nano_7x7 at 32 px" in line
+
+
+def test_the_folders_are_the_same_bytes_for_the_same_seed(tmp_path):
+    a = own_data.make_patches_folder(tmp_path / "a", train=2, val=1, seed=3)
+    b = own_data.make_patches_folder(tmp_path / "b", train=2, val=1, seed=3)
+    c = own_data.make_patches_folder(tmp_path / "c", train=2, val=1, seed=4)
+    files = sorted(p.relative_to(a) for p in a.rglob("*.png"))
+    assert [(a / f).read_bytes() for f in files] == [(b / f).read_bytes() for f in files]
+    assert [(a / f).read_bytes() for f in files] != [(c / f).read_bytes() for f in files]
+
+
+def _run(top1: list[float], seconds: list[float]) -> dict:
+    return {"top1": top1, "seconds": seconds, "model": "hornet_nano_7x7", "img_size": 32}
+
+
+def test_the_summary_gives_mean_spread_and_when_hornet_reached_resnets_final():
+    results = {
+        "machine": "test",
+        "digits": {
+            "runs": [
+                {"hornet": _run([50, 90, 98], [10, 20, 30]), "peer": _run([80, 97], [5, 10])},
+                {"hornet": _run([40, 80, 96], [10, 20, 30]), "peer": _run([70, 97], [5, 12])},
+            ]
+        },
+    }
+    table = own_data.summary(results)
+    row = table.splitlines()[-1]
+    assert "| digits | 2 | hornet_nano_7x7, 32 px | 97.00 ± 1.41 (96.00-98.00) | 30 |" in row
+    assert "97.00 ± 0.00 (97.00-97.00) | 11 | 30 s, never |" in row
+    assert own_data.time_to(results["digits"]["runs"][0]["hornet"], 90) == 20
+    assert own_data.time_to(results["digits"]["runs"][0]["hornet"], 99) is None
