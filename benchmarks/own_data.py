@@ -302,12 +302,16 @@ def summary(results: dict) -> str:
         first = runs[0]["hornet"]
         hornet = [r["hornet"]["top1"][-1] for r in runs]
         seconds = [r["hornet"]["seconds"][-1] for r in runs]
-        cells = [name, str(len(runs)), f"{first['model']}, {first['img_size']} px"]
+        paired = [r for r in runs if r["peer"]]  # runs ResNet-18 trained beside
+        seeds = str(len(runs)) + (
+            f" (ResNet-18: {len(paired)})" if len(paired) != len(runs) else ""
+        )
+        cells = [name, seeds, f"{first['model']}, {first['img_size']} px"]
         cells += [spread(hornet), f"{mean(seconds):.0f}"]
-        if all(r["peer"] for r in runs):
-            peer = [r["peer"]["top1"][-1] for r in runs]
-            peer_s = [r["peer"]["seconds"][-1] for r in runs]
-            reach = [time_to(r["hornet"], r["peer"]["top1"][-1]) for r in runs]
+        if paired:
+            peer = [r["peer"]["top1"][-1] for r in paired]
+            peer_s = [r["peer"]["seconds"][-1] for r in paired]
+            reach = [time_to(r["hornet"], r["peer"]["top1"][-1]) for r in paired]
             reached = [f"{t:.0f} s" if t is not None else "never" for t in reach]
             cells += [spread(peer), f"{mean(peer_s):.0f}", ", ".join(reached)]
         else:

@@ -32,7 +32,7 @@ def _images(root: Path, split: str) -> list[Image.Image]:
     return [Image.open(f) for f in sorted((root / split).rglob("*.png"))]
 
 
-def test_the_photograph_folder_is_trained_by_mini_at_128_px_grey_and_colour_mixed(tmp_path):
+def test_the_photograph_folder_is_trained_by_nano_s4_at_128_px_grey_and_colour_mixed(tmp_path):
     root = own_data.make_photos_folder(tmp_path / "photos", train=3, val=2)
     train, val = _images(root, "train"), _images(root, "val")
     assert (len(train), len(val)) == (30, 20)  # ten photographs, one class folder each
@@ -41,8 +41,8 @@ def test_the_photograph_folder_is_trained_by_mini_at_128_px_grey_and_colour_mixe
     assert {im.mode for im in train} == {"L", "RGB"}  # grey photographs stay grey
     assert len({im.size for im in train}) > 20  # sizes vary, as a user's do
     config, line = _chosen(str(root))
-    assert (config.model, config.img_size) == ("hornet_mini_7x7", 128)
-    assert "sizes 1" in line and "hornet_mini_7x7 at 128 px" in line
+    assert (config.model, config.img_size) == ("hornet_nano_s4_7x7", 128)
+    assert "sizes 1" in line and "hornet_nano_s4_7x7 at 128 px" in line
 
 
 def test_the_patch_folder_is_trained_by_nano_at_32_px(tmp_path):
@@ -81,5 +81,8 @@ def test_the_summary_gives_mean_spread_and_when_hornet_reached_resnets_final():
     row = table.splitlines()[-1]
     assert "| digits | 2 | hornet_nano_7x7, 32 px | 97.00 ± 1.41 (96.00-98.00) | 30 |" in row
     assert "97.00 ± 0.00 (97.00-97.00) | 11 | 30 s, never |" in row
+    results["digits"]["runs"].append({"hornet": _run([50, 90, 97], [10, 20, 30]), "peer": None})
+    row = own_data.summary(results).splitlines()[-1]  # ResNet-18's columns: its two runs
+    assert row.startswith("| digits | 3 (ResNet-18: 2) |") and "| 97.00 ± 0.00" in row
     assert own_data.time_to(results["digits"]["runs"][0]["hornet"], 90) == 20
     assert own_data.time_to(results["digits"]["runs"][0]["hornet"], 99) is None

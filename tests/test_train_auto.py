@@ -210,10 +210,10 @@ def _chosen(data: str, **given) -> tuple[TrainConfig, str]:
     [
         ((32,) * 5, "hornet_nano_7x7", 32, "sizes all 32 px: hornet_nano_7x7 at 32 px"),
         ((28, 36, 40, 44), "hornet_nano_7x7", 32, "sizes 28-44 px, median 40: hornet_nano_7x7"),
-        ((120, 124, 128, 132, 140), "hornet_mini_7x7", 128, "median 128: hornet_mini_7x7 at 128"),
-        ((48, 60, 64), "hornet_mini_7x7", 64, "sizes 48-64 px, median 60: hornet_mini_7x7 at 64"),
-        ((24, 64, 100, 128, 512), "hornet_mini_7x7", 96, "sizes 24-512 px, median 100"),
-        ((300, 400, 800), "hornet_mini_7x7", 224, "sizes 300-800 px, median 400"),  # at most 224
+        ((120, 124, 128, 132, 140), "hornet_nano_s4_7x7", 128, "median 128: hornet_nano_s4_7x7 at"),
+        ((48, 60, 64), "hornet_nano_s4_7x7", 64, "sizes 48-64 px, median 60: hornet_nano_s4_7x7"),
+        ((24, 64, 100, 128, 512), "hornet_nano_s4_7x7", 96, "sizes 24-512 px, median 100"),
+        ((300, 400, 800), "hornet_nano_s4_7x7", 224, "sizes 300-800 px, median 400"),  # at most 224
     ],
 )
 def test_a_folder_is_trained_at_its_median_side_with_a_model_to_suit(
@@ -234,7 +234,7 @@ def test_a_given_model_or_img_size_wins_and_the_other_is_chosen_to_suit(tmp_path
     assert (config.model, config.img_size) == ("hornet_nano_7x7", 32)
     assert "hornet_nano_7x7 for 32 px (--img-size given)" in line
     config, line = _chosen(data, img_size=96)
-    assert (config.model, config.img_size) == ("hornet_mini_7x7", 96)
+    assert (config.model, config.img_size) == ("hornet_nano_s4_7x7", 96)
     config, line = _chosen(data, model="hornet_tiny_7x7", img_size=64)
     assert (config.model, config.img_size) == ("hornet_tiny_7x7", 64)
     assert "(--model and --img-size given)" in line
@@ -253,7 +253,7 @@ def test_a_named_recipe_and_the_built_in_data_keep_the_default_model_and_side(tm
 
 
 def test_a_folder_run_prints_its_sizes_choice_and_conversions_in_its_first_lines(tmp_path, capsys):
-    """A 64-px folder with a grayscale image: mini at 64 px, one update, the lines said."""
+    """A 64-px folder with a grayscale image: nano_s4 at 64 px, one update, the lines said."""
     from PIL import Image
 
     data = _folder(tmp_path / "data", (64,) * 4)
@@ -262,8 +262,8 @@ def test_a_folder_run_prints_its_sizes_choice_and_conversions_in_its_first_lines
     config = TrainConfig(data=data, batch_size=4, epochs=1, out=str(out), progress=False, workers=0)
     result = fit(config)
     lines = capsys.readouterr().out.splitlines()
-    assert (result.config.model, result.config.img_size) == ("hornet_mini_7x7", 64)
-    assert lines[0].startswith("hornet_mini_7x7") and lines[0].endswith("64 px")
+    assert (result.config.model, result.config.img_size) == ("hornet_nano_s4_7x7", 64)
+    assert lines[0].startswith("hornet_nano_s4_7x7") and lines[0].endswith("64 px")
     assert lines[3] == "converted to RGB: 1 grayscale (of 17 images)"
-    assert lines[4].startswith("recipe auto: sizes all 64 px: hornet_mini_7x7 at 64 px;")
+    assert lines[4].startswith("recipe auto: sizes all 64 px: hornet_nano_s4_7x7 at 64 px;")
     assert json.loads((out / "config.json").read_text())["recipe_reason"] == lines[4]

@@ -82,7 +82,8 @@ class TrainConfig:
         default=None,
         metadata=_opt(
             "a name from `hornet-ref info` (default: hornet_nano_7x7; for a folder with "
-            "--recipe auto, nano or mini by its images' sizes)"
+            "--recipe auto, nano or nano_s4 by its images' sizes; for --task segment, nano or "
+            "mini by the input side)"
         ),
     )
     orders: str | None = field(
