@@ -208,7 +208,8 @@ def prepare_segment(config: TrainConfig) -> tuple[TrainConfig, str]:
     from the backbone (:func:`~hornet_ref.dense.decoder_width`)."""
     notes = []
     if config.model is None:
-        # The input side picks the variant, as for a folder of images (train/auto.py).
+        # The input side picks the variant at classification's switch (train/auto.py), but
+        # mini, not nano_s4, from it: the segmentation default was measured with mini.
         side = config.img_size or segment_img_size(config.data)
         model = MINI if side >= MINI_FROM else NANO
         config = replace(config, model=model)
