@@ -342,8 +342,8 @@ def plot(results: dict):
         lowest = min(min(r["hornet"]["top1"]) for r in runs)
         ax.set_ylim(max(0, lowest - 5), 100.5)
         ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)  # each panel: its folder's HorNet variant
     axes[0][0].set_ylabel("validation top-1 (%)")
-    axes[0][0].legend(loc="lower right")
     fig.tight_layout()
     return fig
 
