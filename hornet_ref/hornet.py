@@ -460,7 +460,7 @@ _MODELS: dict[str, HorNetConfig] = {
     "hornet_nano_7x7": _small(32, (1, 1, 3, 1), (None,) * 4, 2, 32, 10),
     "hornet_nano_gf": _small(32, (1, 1, 3, 1), (None, None, (4, 3), (2, 2)), 2, 32, 10),
     # nano_s4: nano's widths and depths behind mini's 4x4 stem, for a folder's 64-224 px
-    # images (docs/training.md, "Your own data": 86% against mini's 77% at 128 px).
+    # images (docs/training.md, "Your own data": 83-86% against mini's 77% at 128 px).
     "hornet_nano_s4_7x7": _small(32, (1, 1, 3, 1), (None,) * 4, 4, 128, 10),
 }
 

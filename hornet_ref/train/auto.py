@@ -46,7 +46,7 @@ model's total stride), from 32 px up to 224 (or the model's own side, if larger)
 the model is ``hornet_nano_7x7`` for a median below ``MINI_FROM`` px (trained at
 32) and ``hornet_nano_s4_7x7`` from it: nano's widths and depths behind a 4x4 stem, so a
 128-px image keeps maps of 32 to 4 (``hornet_mini_7x7``, a quarter of its width, reached
-77% on a folder of 128-px photographs where nano_s4 reached 86%).
+77% on a folder of 128-px photographs where nano_s4 reached 83-86%).
 A given ``--model`` or ``--img-size`` wins; the other is chosen to suit it.
 
 **Segmentation** (``--task segment``, :func:`choose_segment`) has rules of its own,
