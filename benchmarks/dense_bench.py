@@ -4,6 +4,8 @@
     python benchmarks/dense_bench.py --no-train --no-costs --defaults   # images/s, then and now
     python benchmarks/dense_bench.py --jobs 2                 # + every pair trained, 3 seeds
     python benchmarks/dense_bench.py --device cuda --jobs 12 --no-costs   # the training on a GPU
+    python benchmarks/dense_bench.py --skip segment-shapes-fpn --runs RUNS  # leave a cell out;
+                                                      # keep every run's metrics.jsonl
 
 **Costs.** Each pair on the same backbone maps at the same input size: the decoder's
 parameters, its MACs (hornet_ref.flops.count_flops of the whole segmenter minus the
@@ -37,7 +39,7 @@ import os
 import statistics
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -176,11 +178,15 @@ def _cell(cell: dict) -> dict:
     if data == "builtin":
         extra = {"train_samples": cell["counts"][0], "val_samples": cell["counts"][1]}
     metric = "val_miou" if cell["task"] == "segment" else "val_box_map"
-    with tempfile.TemporaryDirectory() as out:
+    name = f"{cell['task']}-{cell['scenes']}-{cell['head']}-seed{cell['seed']}"
+    with tempfile.TemporaryDirectory() as tmp:
+        # --runs keeps each run folder: its metrics.jsonl holds the curve so far even
+        # when the benchmark is stopped before the cell ends.
+        out = Path(cell["runs"]) / name if cell["runs"] else Path(tmp) / "run"
         start = time.perf_counter()
         config = TrainConfig(
             task=cell["task"], head=cell["head"], data=data, epochs=cell["epochs"],
-            seed=cell["seed"], workers=0, out=str(Path(out) / "run"), progress=False,
+            seed=cell["seed"], workers=0, out=str(out), progress=False,
             device=cell["device"], **extra,
         )  # fmt: skip
         result = fit(config)
@@ -208,11 +214,9 @@ def _cell(cell: dict) -> dict:
     return row
 
 
-def _train(args: argparse.Namespace) -> list[dict]:
-    """Every cell, ``args.jobs`` at a time; the rows as they finish (also to --json)."""
-    counts = (128, 32) if args.quick else _COUNTS
-    name = "digit_scenes_quick" if args.quick else "digit_scenes"
-    folder = write_digit_folder(Path(args.cache) / name, counts)
+def plan_cells(args: argparse.Namespace, folder: str, counts: tuple[int, int]) -> list[dict]:
+    """One dict per (task, scenes, head, seed) to train: ``args.tasks`` x ``args.scenes`` x
+    the pairs' heads in ``args.heads`` x ``args.seeds``, less ``args.skip``."""
     cells = []
     for task in args.tasks:
         pairs = PAIRS if task == "segment" else PAIRS[:1]
@@ -221,16 +225,33 @@ def _train(args: argparse.Namespace) -> list[dict]:
                 continue  # the digit scenes are written as a segmentation folder only
             for conv, gn, _ in pairs:
                 for head in (h for h in (conv, gn) if h in args.heads):
+                    if f"{task}-{scenes}-{head}" in args.skip:
+                        continue
                     for seed in args.seeds:
                         cells.append(
                             dict(task=task, scenes=scenes, head=head, seed=seed,
                                  epochs=args.epochs[task], device=args.device,
-                                 folder=str(folder), counts=counts)
+                                 folder=str(folder), counts=counts, runs=args.runs)
                         )  # fmt: skip
+    return cells
+
+
+def _train(args: argparse.Namespace) -> list[dict]:
+    """Every cell, ``args.jobs`` at a time; the rows as they finish (also to --json)."""
+    counts = (128, 32) if args.quick else _COUNTS
+    name = "digit_scenes_quick" if args.quick else "digit_scenes"
+    cells = plan_cells(args, str(write_digit_folder(Path(args.cache) / name, counts)), counts)
     rows = []
     # spawn: each cell's process starts CUDA afresh (a fork cannot use the parent's).
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for row in pool.map(_cell, cells):
+        futures = {pool.submit(_cell, cell): cell for cell in cells}
+        for future in as_completed(futures):
+            if future.exception() is not None:  # one failed cell does not lose the others
+                cell = futures[future]
+                print(f"{cell['task']} {cell['scenes']} {cell['head']} seed {cell['seed']}: "
+                      f"failed: {future.exception()!r}", flush=True)  # fmt: skip
+                continue
+            row = future.result()
             rows.append(row)
             print(
                 f"{row['task']} {row['scenes']} {row['head']} seed {row['seed']}: "
@@ -286,6 +307,10 @@ def main() -> None:
     parser.add_argument("--scenes", nargs="+", default=list(SCENES), choices=SCENES)
     heads = [h for pair in PAIRS for h in pair[:2]]
     parser.add_argument("--heads", nargs="+", default=heads, choices=heads, help="heads trained")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], metavar="TASK-SCENES-HEAD",
+        help="cells not to train, e.g. segment-shapes-fpn (measured before)",
+    )  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--segment-epochs", type=int, default=60)
     parser.add_argument("--detect-epochs", type=int, default=30)
@@ -295,6 +320,9 @@ def main() -> None:
     )
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "dense_bench"))
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument(
+        "--runs", default=None, help="keep each cell's run folder (metrics.jsonl) under this folder"
+    )
     args = parser.parse_args()
     if args.quick:
         args.segment_epochs = args.detect_epochs = 1

@@ -134,3 +134,28 @@ def test_dense_bench_prints_decoder_costs(tmp_path):
     for conv, gn in (("fpn", "horfpn"), ("uper", "gnuper")):
         assert rows[gn]["params_M"] < rows[conv]["params_M"]
         assert rows[gn]["GMACs"] < rows[conv]["GMACs"]
+
+
+def test_dense_bench_plans_every_cell_but_the_skipped(monkeypatch):
+    """The grid: 4 segmentation heads x 2 scene sets + 2 detection necks on the built-in
+    scenes, each seed; --skip leaves a (task, scenes, head) out; detection never reads the
+    digit scenes (a segmentation folder)."""
+    import argparse
+    import importlib.util
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location("dense_bench", BENCH / "dense_bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = argparse.Namespace(
+        tasks=["segment", "detect"], scenes=["shapes", "digits"],
+        heads=["fpn", "horfpn", "uper", "gnuper"], seeds=[0, 1], skip=[],
+        epochs={"segment": 2, "detect": 1}, device="cpu", runs=None,
+    )  # fmt: skip
+    cells = bench.plan_cells(args, "folder", (8, 4))
+    names = {(c["task"], c["scenes"], c["head"]) for c in cells}
+    assert len(cells) == 2 * len(names) and len(names) == 4 * 2 + 2
+    assert ("detect", "digits", "fpn") not in names
+    args.skip = ["segment-shapes-fpn", "segment-shapes-horfpn"]
+    kept = {(c["task"], c["scenes"], c["head"]) for c in bench.plan_cells(args, "f", (8, 4))}
+    assert kept == names - {("segment", "shapes", "fpn"), ("segment", "shapes", "horfpn")}
