@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .checkpoint import CheckpointError, load_pretrained, read_checkpoint
 from .factory import create_model
@@ -37,6 +38,7 @@ __all__ = [
     "REBUILD_COMMAND",
     "REFERENCE_WEIGHTS",
     "load_reference",
+    "load_verified",
     "reference_images",
     "reference_info",
 ]
@@ -51,8 +53,8 @@ def _info_path(weights: Path) -> Path:
     return weights.with_suffix(".json")
 
 
-def _broken(path: Path, what: str) -> str:
-    return f"{path}: {what}; rebuild the reference network with `{REBUILD_COMMAND}`"
+def _broken(path: Path, what: str, name: str = "network", rebuild: str = REBUILD_COMMAND) -> str:
+    return f"{path}: {what}; rebuild the reference {name} with `{rebuild}`"
 
 
 def reference_info(path: str | PathLike | None = None) -> dict[str, Any]:
@@ -70,16 +72,48 @@ def reference_info(path: str | PathLike | None = None) -> dict[str, Any]:
     Raises FileNotFoundError or CheckpointError, in one line naming the file and the
     command that rebuilds it.
     """
-    info_path = _info_path(Path(path or REFERENCE_WEIGHTS))
+    return _describe(_info_path(Path(path or REFERENCE_WEIGHTS)))
+
+
+def _describe(info_path: Path, **rebuild: str) -> dict[str, Any]:
+    """The JSON description at ``info_path``; ``rebuild`` (name=, rebuild=) is what
+    the error line tells the user to run."""
     if not info_path.is_file():
-        raise FileNotFoundError(_broken(info_path, "no such file"))
+        raise FileNotFoundError(_broken(info_path, "no such file", **rebuild))
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(_broken(info_path, f"not JSON ({error})")) from None
+        raise CheckpointError(_broken(info_path, f"not JSON ({error})", **rebuild)) from None
     if not isinstance(info, dict) or not {"model", "sha256", "classes"} <= set(info):
-        raise CheckpointError(_broken(info_path, "not a reference description"))
+        raise CheckpointError(_broken(info_path, "not a reference description", **rebuild))
     return info
+
+
+def load_verified(
+    weights: Path, build: Callable[[dict[str, Any], dict[str, Tensor]], nn.Module], **rebuild: str
+) -> tuple[nn.Module, dict[str, Any]]:
+    """What both shipped references load through: the description beside ``weights``,
+    the SHA-256 it records, then ``build(info, state)`` (the weights as float32).
+
+    ``rebuild`` (``name=``, ``rebuild=``) names the reference and the command that
+    re-makes it, for the one-line errors: FileNotFoundError for a missing file,
+    CheckpointError for a corrupt one or one that does not fit the model.
+    """
+    info = _describe(_info_path(weights), **rebuild)
+    if not weights.is_file():
+        raise FileNotFoundError(_broken(weights, "no such file", **rebuild))
+    if hashlib.sha256(weights.read_bytes()).hexdigest() != info["sha256"]:
+        what = "its SHA-256 differs from the one in its .json"
+        raise CheckpointError(_broken(weights, what, **rebuild))
+    try:
+        state = read_checkpoint(weights)
+        net = build(info, {k: v.float() for k, v in state.items()})
+    except (CheckpointError, AttributeError, RuntimeError, KeyError) as error:
+        # unreadable, not a state_dict, or keys and shapes another model's
+        first_line = str(error).splitlines()[0]
+        what = first_line.removeprefix(f"{weights} ")
+        raise CheckpointError(_broken(weights, what, **rebuild)) from None
+    return net.eval(), info
 
 
 def load_reference(path: str | PathLike | None = None) -> tuple[HorNet, dict[str, Any]]:
@@ -94,20 +128,13 @@ def load_reference(path: str | PathLike | None = None) -> tuple[HorNet, dict[str
     Raises FileNotFoundError for a missing file and CheckpointError for a corrupt or
     mismatched one, in one line naming the file and the command that rebuilds it.
     """
-    weights = Path(path or REFERENCE_WEIGHTS)
-    info = reference_info(weights)
-    if not weights.is_file():
-        raise FileNotFoundError(_broken(weights, "no such file"))
-    if hashlib.sha256(weights.read_bytes()).hexdigest() != info["sha256"]:
-        raise CheckpointError(_broken(weights, "its SHA-256 differs from the one in its .json"))
-    try:
-        state = read_checkpoint(weights)
-        model = create_model(info["model"], num_classes=len(info["classes"]))
-        load_pretrained(model, {k: v.float() for k, v in state.items()})
-    except (CheckpointError, AttributeError) as error:  # unreadable, or not a state_dict
-        first_line = str(error).splitlines()[0]
-        raise CheckpointError(_broken(weights, first_line.removeprefix(f"{weights} "))) from None
-    return model.eval(), info
+    return load_verified(Path(path or REFERENCE_WEIGHTS), _build_classifier)
+
+
+def _build_classifier(info: dict[str, Any], state: dict[str, Tensor]) -> HorNet:
+    model = create_model(info["model"], num_classes=len(info["classes"]))
+    load_pretrained(model, state)
+    return model
 
 
 def reference_images(

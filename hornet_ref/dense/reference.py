@@ -21,7 +21,6 @@ the weights file)::
 
 from __future__ import annotations
 
-import hashlib
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..checkpoint import CheckpointError, read_checkpoint
-from ..reference import reference_info
+from ..reference import load_verified, reference_info
 from .models import Segmenter, create_segmenter
 
 __all__ = [
@@ -44,10 +42,6 @@ REFERENCE_SEGMENTER = Path(__file__).resolve().parents[1] / "data" / "reference_
 """The weights file; its description is the ``.json`` file of the same name beside it."""
 SEGMENTER_REBUILD = "python docs/scripts/make_reference_segmenter.py"
 """The command that re-makes both files, run from the repository's root."""
-
-
-def _broken(path: Path, what: str) -> str:
-    return f"{path}: {what}; rebuild the reference segmenter with `{SEGMENTER_REBUILD}`"
 
 
 def load_reference_segmenter(
@@ -64,26 +58,16 @@ def load_reference_segmenter(
     Raises FileNotFoundError for a missing file and CheckpointError for a corrupt or
     mismatched one, in one line naming the file and the command that rebuilds it.
     """
-    weights = Path(path or REFERENCE_SEGMENTER)
-    try:
-        info = reference_info(weights)
-    except (FileNotFoundError, CheckpointError) as error:
-        what = str(error).split(": ", 1)[-1].split("; rebuild")[0]
-        raise type(error)(_broken(weights.with_suffix(".json"), what)) from None
-    if not weights.is_file():
-        raise FileNotFoundError(_broken(weights, "no such file"))
-    if hashlib.sha256(weights.read_bytes()).hexdigest() != info["sha256"]:
-        raise CheckpointError(_broken(weights, "its SHA-256 differs from the one in its .json"))
-    try:
-        state = read_checkpoint(weights)
-        net = create_segmenter(
-            info["model"], len(info["classes"]), head=info["head"], channels=info["channels"]
-        )
-        net.load_state_dict({k: v.float() for k, v in state.items()})
-    except (CheckpointError, AttributeError, RuntimeError, KeyError) as error:
-        first_line = str(error).splitlines()[0]
-        raise CheckpointError(_broken(weights, first_line.removeprefix(f"{weights} "))) from None
-    return net.eval(), info
+    rebuild = {"name": "segmenter", "rebuild": SEGMENTER_REBUILD}
+    return load_verified(Path(path or REFERENCE_SEGMENTER), _build_segmenter, **rebuild)
+
+
+def _build_segmenter(info: dict[str, Any], state: dict[str, Tensor]) -> Segmenter:
+    net = create_segmenter(
+        info["model"], len(info["classes"]), head=info["head"], channels=info["channels"]
+    )
+    net.load_state_dict(state)
+    return net
 
 
 def reference_scenes(
