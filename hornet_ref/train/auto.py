@@ -246,16 +246,10 @@ def choose(
     values["batch_size"] = batch = batch_size or values["lr_batch"]
     if finetune:
         values.update(_FINETUNE)
-    updates_per_epoch = max(n // (batch * accum_steps * world), 1)
     least = MIN_UPDATES_FINETUNE if finetune else MIN_UPDATES
-    length = "--epochs given"
-    if epochs is None:
-        epochs = max(values["epochs"], MIN_EPOCHS, math.ceil(least / updates_per_epoch))
-        length = f">= {least} updates and {max(values['epochs'], MIN_EPOCHS)} epochs"
-    values["epochs"] = epochs
-    values["warmup_epochs"] = round(epochs * _WARMUP_SHARE, 2)
-    updates = epochs * updates_per_epoch
-    values["ema_decay"] = min(_PAPER_EMA, 1 - 1 / max(EMA_SHARE * updates, 1))
+    epochs, updates, length = _run_length(
+        values, n // (batch * accum_steps * world), epochs, least, values["epochs"]
+    )
     augment = (
         f"folder crops >= {values['crop_scale']:.0%} of the area, "
         "no mixup/cutmix/RandAugment/erasing"
@@ -274,6 +268,29 @@ def choose(
     if finetune:
         reason += f"; layer decay {values['layer_decay']}"
     return values, reason
+
+
+def _run_length(
+    values: dict[str, Any],
+    updates_per_epoch: int,
+    epochs: int | None,
+    least: int,
+    tier_epochs: int = 0,
+) -> tuple[int, int, str]:
+    """Fill ``values``' epochs, warm-up and EMA decay for a run of ``epochs`` (None: the
+    tier's, but at least ``least`` updates and ``MIN_EPOCHS``); returns the epochs, the
+    updates and the words for the recipe line."""
+    updates_per_epoch = max(updates_per_epoch, 1)
+    length = "--epochs given"
+    if epochs is None:
+        floor = max(tier_epochs, MIN_EPOCHS)
+        epochs = max(floor, math.ceil(least / updates_per_epoch))
+        length = f">= {least} updates and {floor} epochs"
+    updates = epochs * updates_per_epoch
+    values["epochs"] = epochs
+    values["warmup_epochs"] = round(epochs * _WARMUP_SHARE, 2)
+    values["ema_decay"] = min(_PAPER_EMA, 1 - 1 / max(EMA_SHARE * updates, 1))
+    return epochs, updates, length
 
 
 def choose_segment(
@@ -301,18 +318,10 @@ def choose_segment(
     if finetune:
         values.update(lr=1e-4, layer_decay=0.8)
         least = MIN_UPDATES_FINETUNE
-    updates_per_epoch = max(n // (batch * accum_steps * world), 1)
-    length = "--epochs given"
-    if epochs is None:
-        epochs = max(MIN_EPOCHS, math.ceil(least / updates_per_epoch))
-        length = (
-            f">= {least} updates and {MIN_EPOCHS} epochs: the heads call every pixel "
-            "background for the first hundred or so"
-        )
-    updates = epochs * updates_per_epoch
-    values["epochs"] = epochs
-    values["warmup_epochs"] = round(epochs * _WARMUP_SHARE, 2)
-    values["ema_decay"] = min(_PAPER_EMA, 1 - 1 / max(EMA_SHARE * updates, 1))
+    given = epochs is not None
+    epochs, updates, length = _run_length(values, n // (batch * accum_steps * world), epochs, least)
+    if not given:
+        length += ": the heads call every pixel background for the first hundred or so"
     start = "fine-tuning (layer decay 0.8)" if finetune else "from scratch"
     reason = (
         f"segmentation, {n:,} training images, {stats.classes} classes, {side} px, {start}: "
