@@ -120,6 +120,20 @@ def test_finetuning_lowers_the_lr_and_decays_it_by_layer():
     assert choose(IMAGENET, finetune=True)[0]["lr"] == values["lr"]
 
 
+def test_finetuning_weights_of_a_small_variant_keeps_the_tiers_lr():
+    """nano/mini have no published weights: a checkpoint of them was trained on small
+    data, where lr 1e-4 stalled near 40%; a published variant's weights keep 1e-4."""
+    stats = DataStats(1_500, 10, 32)
+    here = TrainConfig(data="/x", finetune="/runs/shapes.pt", model="hornet_nano_7x7")
+    published = TrainConfig(data="/x", finetune="/w/tiny.pth", model="hornet_tiny_7x7")
+    assert resolve(here, stats).lr == 2e-3 and resolve(here, stats).layer_decay == 0.8
+    assert resolve(published, stats).lr == 1e-4
+    assert "no published weights" in explain(here, stats)
+    assert "no published weights" not in explain(published, stats)
+    assert resolve(TrainConfig(data="/x", finetune="/r.pt", model="hornet_nano_7x7", lr=5e-4),
+                   stats).lr == 5e-4  # fmt: skip
+
+
 def test_the_ema_decay_warms_up_then_holds():
     assert ema_decay_at(0.999, 1) == pytest.approx(2 / 11)
     assert ema_decay_at(0.999, 10_000) == 0.999

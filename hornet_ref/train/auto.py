@@ -37,7 +37,10 @@ this module):
   ``1 - 1 / horizon``, at most the paper's 0.9999 (no EMA for 10 updates or fewer).
 - **fine-tuning** (``finetune``): lr 1e-4 at the tier's batch, layer-wise lr decay
   0.8, drop path 0.1, at least 10 epochs and ``MIN_UPDATES_FINETUNE`` updates; the
-  augmentation follows the data's tier.
+  augmentation follows the data's tier. Weights of a variant that has no published
+  weights (``trained_here``: nano, nano_s4, mini) were trained on small data, here or
+  by the user; from those, lr 1e-4 stalled near 40% on two folders where the tier's lr
+  (2e-3 for small data) reached 95% and 82%, so such a run keeps the tier's lr.
 
 The **input** of a folder's run, when ``--model`` or ``--img-size`` is not given
 (:func:`choose_input`), follows its training images' shorter sides (read from the
@@ -221,13 +224,16 @@ def choose(
     accum_steps: int = 1,
     world: int = 1,
     finetune: bool = False,
+    trained_here: bool = False,
     paper: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Every recipe field for data like ``stats``, and one line saying why.
 
     ``epochs`` and ``batch_size`` are the user's (None: the rules choose), because
     the run's length in updates follows from them. ``paper`` is the paper's recipe
-    (``RECIPES["imagenet"]``), returned as it is at ImageNet scale.
+    (``RECIPES["imagenet"]``), returned as it is at ImageNet scale. ``trained_here``:
+    the fine-tuned weights are of a variant with no published weights, so they were
+    trained on small data, and fine-tuning keeps the tier's lr (lr 1e-4 stalls there).
     """
     if stats.task == "segment":
         return choose_segment(
@@ -246,6 +252,8 @@ def choose(
     values["batch_size"] = batch = batch_size or values["lr_batch"]
     if finetune:
         values.update(_FINETUNE)
+        if trained_here:  # docs/training.md, "Fine-tuning from a checkpoint trained here"
+            values["lr"] = base["lr"]
     least = MIN_UPDATES_FINETUNE if finetune else MIN_UPDATES
     epochs, updates, length = _run_length(
         values, n // (batch * accum_steps * world), epochs, least, values["epochs"]
@@ -267,6 +275,11 @@ def choose(
     )
     if finetune:
         reason += f"; layer decay {values['layer_decay']}"
+    if finetune and trained_here:
+        reason += (
+            f"; the tier's lr, not fine-tuning's {_FINETUNE['lr']:.0e}: weights of a variant "
+            "with no published weights were trained on small data, where 1e-4 stalls near 40%"
+        )
     return values, reason
 
 

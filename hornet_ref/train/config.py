@@ -345,7 +345,7 @@ def _input(
 def _auto_values(config: TrainConfig, stats: DataStats, world: int) -> tuple[dict, str]:
     """``hornet_ref.train.auto.choose`` for this config's data and given settings (its
     model and input already filled in by :func:`_input`)."""
-    from ..hornet import model_config  # the model stack loads torch
+    from ..hornet import PUBLISHED, model_config  # the model stack loads torch
 
     paper = dict(RECIPES["imagenet"], drop_path=model_config(config.model).train_drop_path)
     return choose(
@@ -355,6 +355,7 @@ def _auto_values(config: TrainConfig, stats: DataStats, world: int) -> tuple[dic
         accum_steps=config.accum_steps,
         world=world,
         finetune=config.finetune is not None,
+        trained_here=config.finetune is not None and config.model not in PUBLISHED,
         paper=paper,
     )
 
