@@ -21,8 +21,9 @@ segmentation recipe), but for ``--epochs`` epochs, long enough that the validati
 curve flattens, from ``--seeds`` seeds, on two scene sets of 64 px: the built-in
 shapes and the digit scenes (scikit-learn's handwritten digits pasted on
 scikit-image's photographs, written to an ADE20K-layout folder, the format users
-have). ``--tasks detect`` adds FPN vs HorFPN in Mask R-CNN (``--task detect``) on the
-built-in scenes, scored by box mAP (mask mAP kept beside it). Each row gives the mean
+have). ``--tasks detect`` adds FPN vs HorFPN in Mask R-CNN (``--task detect``) on both scene
+sets (the digit scenes written as a COCO-layout folder), scored by box mAP (mask mAP
+kept beside it). Each row gives the mean
 and sample standard deviation over seeds of the final score, whether the curve
 flattened (its best over the last quarter of the epochs within ``FLAT`` points of its
 best over the quarter before),
@@ -168,15 +169,56 @@ def write_digit_folder(root: Path, counts: tuple[int, int] = _COUNTS, seed: int 
     return root
 
 
+def write_digit_coco(root: Path, counts: tuple[int, int] = _COUNTS, seed: int = 0) -> Path:
+    """The same digit scenes as :func:`write_digit_folder`, as a COCO-layout folder for
+    ``--task detect``: train/*.png, val/*.png and annotations/instances_{train,val}.json,
+    one annotation per visible digit (category k + 1 named "k", its box and its mask as
+    COCO RLE, encoded by pycocotools). Written once; a complete folder is reused."""
+    from pycocotools import mask as coco_mask
+
+    from hornet_ref.datasets.scenes import make_digit_scenes
+
+    done = root / "complete"
+    if done.is_file():
+        return root
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    for split, n, s in (("train", counts[0], seed), ("val", counts[1], seed + 1)):
+        scenes = make_digit_scenes(n, _SIZE, s, split=split)
+        (root / split).mkdir(exist_ok=True)
+        images, annotations = [], []
+        for i in range(n):
+            name = f"{i:05d}.png"
+            Image.fromarray(scenes.images[i].permute(1, 2, 0).numpy()).save(root / split / name)
+            images.append({"id": i + 1, "file_name": name, "width": _SIZE, "height": _SIZE})
+            target = scenes.targets(i)  # boxes (M, 4) XYXY, labels (M,), masks (M, S, S)
+            for box, label, mask in zip(target["boxes"], target["labels"], target["masks"]):
+                rle = coco_mask.encode(np.asfortranarray(mask.numpy()))
+                x0, y0, x1, y1 = box.tolist()
+                annotations.append(
+                    {"id": len(annotations) + 1, "image_id": i + 1,
+                     "category_id": int(label), "iscrowd": 0,
+                     "bbox": [x0, y0, x1 - x0, y1 - y0], "area": float(mask.sum()),
+                     "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()}}
+                )  # fmt: skip
+        categories = [{"id": k + 1, "name": c} for k, c in enumerate(scenes.classes)]
+        coco = {"images": images, "annotations": annotations, "categories": categories}
+        (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(coco))
+    done.write_text("ok\n")
+    return root
+
+
 def _cell(cell: dict) -> dict:
     """Train one (task, scenes, head, seed) cell; returns its scores and curve."""
     torch.set_num_threads(1)
     from hornet_ref.train import TrainConfig, fit
 
     data = "builtin" if cell["scenes"] == "shapes" else cell["folder"]
-    extra = {} if data == "builtin" else {"img_size": _SIZE, "reduce_zero_label": False}
     if data == "builtin":
         extra = {"train_samples": cell["counts"][0], "val_samples": cell["counts"][1]}
+    elif cell["task"] == "segment":
+        extra = {"img_size": _SIZE, "reduce_zero_label": False}  # 0 = background, scored
+    else:
+        extra = {"img_size": _SIZE}
     metric = "val_miou" if cell["task"] == "segment" else "val_box_map"
     name = f"{cell['task']}-{cell['scenes']}-{cell['head']}-seed{cell['seed']}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -214,15 +256,17 @@ def _cell(cell: dict) -> dict:
     return row
 
 
-def plan_cells(args: argparse.Namespace, folder: str, counts: tuple[int, int]) -> list[dict]:
+def plan_cells(
+    args: argparse.Namespace, folders: dict[str, str], counts: tuple[int, int]
+) -> list[dict]:
     """One dict per (task, scenes, head, seed) to train: ``args.tasks`` x ``args.scenes`` x
-    the pairs' heads in ``args.heads`` x ``args.seeds``, less ``args.skip``."""
+    the pairs' heads in ``args.heads`` x ``args.seeds``, less ``args.skip``. ``folders``
+    maps a task to its digit-scene folder (ADE20K layout to segment, COCO to detect)."""
     cells = []
     for task in args.tasks:
         pairs = PAIRS if task == "segment" else PAIRS[:1]
+        folder = folders[task]
         for scenes in args.scenes:
-            if task == "detect" and scenes == "digits":
-                continue  # the digit scenes are written as a segmentation folder only
             for conv, gn, _ in pairs:
                 for head in (h for h in (conv, gn) if h in args.heads):
                     if f"{task}-{scenes}-{head}" in args.skip:
@@ -240,7 +284,13 @@ def _train(args: argparse.Namespace) -> list[dict]:
     """Every cell, ``args.jobs`` at a time; the rows as they finish (also to --json)."""
     counts = (128, 32) if args.quick else _COUNTS
     name = "digit_scenes_quick" if args.quick else "digit_scenes"
-    cells = plan_cells(args, str(write_digit_folder(Path(args.cache) / name, counts)), counts)
+    folders = {}
+    if "digits" in args.scenes:
+        writers = {"segment": write_digit_folder, "detect": write_digit_coco}
+        for task in args.tasks:
+            suffix = "" if task == "segment" else "_coco"
+            folders[task] = str(writers[task](Path(args.cache) / f"{name}{suffix}", counts))
+    cells = plan_cells(args, {t: folders.get(t, "") for t in args.tasks}, counts)
     rows = []
     # spawn: each cell's process starts CUDA afresh (a fork cannot use the parent's).
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:

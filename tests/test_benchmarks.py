@@ -136,26 +136,54 @@ def test_dense_bench_prints_decoder_costs(tmp_path):
         assert rows[gn]["GMACs"] < rows[conv]["GMACs"]
 
 
-def test_dense_bench_plans_every_cell_but_the_skipped(monkeypatch):
-    """The grid: 4 segmentation heads x 2 scene sets + 2 detection necks on the built-in
-    scenes, each seed; --skip leaves a (task, scenes, head) out; detection never reads the
-    digit scenes (a segmentation folder)."""
-    import argparse
+def _dense_bench(monkeypatch):
     import importlib.util
 
     monkeypatch.syspath_prepend(str(BENCH))
     spec = importlib.util.spec_from_file_location("dense_bench", BENCH / "dense_bench.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_digit_scenes_as_a_coco_folder_read_back_as_drawn(monkeypatch, tmp_path):
+    """write_digit_coco's folder, read by the detection loader, gives each scene's own
+    boxes, labels and masks back (RLE written by pycocotools, decoded by torchvision)."""
+    from hornet_ref.datasets.coco import CocoInstances
+    from hornet_ref.datasets.scenes import make_digit_scenes
+
+    root = _dense_bench(monkeypatch).write_digit_coco(tmp_path / "coco", counts=(3, 2))
+    for split, n, seed in (("train", 3, 0), ("val", 2, 1)):
+        folder = CocoInstances(root, split)
+        drawn = make_digit_scenes(n, 64, seed, split=split)
+        assert len(folder) == n and folder.classes == [str(d) for d in range(10)]
+        for i in range(n):
+            image, target = folder[i]
+            expected = drawn.targets(i)
+            torch.testing.assert_close(image, drawn.images[i].float() / 255)
+            assert target["labels"].tolist() == expected["labels"].tolist()
+            torch.testing.assert_close(target["boxes"], expected["boxes"])
+            assert torch.equal(target["masks"], expected["masks"])
+
+
+def test_dense_bench_plans_every_cell_but_the_skipped(monkeypatch):
+    """The grid: 4 segmentation heads x 2 scene sets + 2 detection necks x 2 scene sets,
+    each seed; --skip leaves a (task, scenes, head) out; each task reads its own digit
+    folder (ADE20K layout to segment, COCO to detect)."""
+    import argparse
+
+    bench = _dense_bench(monkeypatch)
     args = argparse.Namespace(
         tasks=["segment", "detect"], scenes=["shapes", "digits"],
         heads=["fpn", "horfpn", "uper", "gnuper"], seeds=[0, 1], skip=[],
         epochs={"segment": 2, "detect": 1}, device="cpu", runs=None,
     )  # fmt: skip
-    cells = bench.plan_cells(args, "folder", (8, 4))
+    folders = {"segment": "ade", "detect": "coco"}
+    cells = bench.plan_cells(args, folders, (8, 4))
     names = {(c["task"], c["scenes"], c["head"]) for c in cells}
-    assert len(cells) == 2 * len(names) and len(names) == 4 * 2 + 2
-    assert ("detect", "digits", "fpn") not in names
+    assert len(cells) == 2 * len(names) and len(names) == 4 * 2 + 2 * 2
+    assert {c["folder"] for c in cells if c["task"] == "detect"} == {"coco"}
+    assert {c["folder"] for c in cells if c["task"] == "segment"} == {"ade"}
     args.skip = ["segment-shapes-fpn", "segment-shapes-horfpn"]
-    kept = {(c["task"], c["scenes"], c["head"]) for c in bench.plan_cells(args, "f", (8, 4))}
+    kept = {(c["task"], c["scenes"], c["head"]) for c in bench.plan_cells(args, folders, (8, 4))}
     assert kept == names - {("segment", "shapes", "fpn"), ("segment", "shapes", "horfpn")}
