@@ -16,20 +16,16 @@ validation images, keeps whichever scores higher (the first on a tie), and write
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import io
-import json
 import sys
 from pathlib import Path
 
 import torch
+from _reference_files import main as reference_main
+from _reference_files import serialised, write_reference
 
-from hornet_ref.checkpoint import load_pretrained, read_state_dict, save_atomic
-from hornet_ref.cli import main as cli_main
+from hornet_ref.checkpoint import load_pretrained, read_state_dict
 from hornet_ref.datasets.shapes import SHAPE_CLASSES
 from hornet_ref.factory import create_model
-from hornet_ref.files import write_atomic
 from hornet_ref.reference import REFERENCE_WEIGHTS, reference_images
 from hornet_ref.train.checkpointing import load_checkpoint
 from hornet_ref.train.data import _normalization
@@ -45,12 +41,6 @@ def _accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor
         int((model(x).argmax(1) == y).sum()) for x, y in zip(images.split(250), labels.split(250))
     )
     return 100 * hits / len(labels)
-
-
-def _serialised(state: dict[str, torch.Tensor]) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return buffer.getvalue()
 
 
 def package(run: Path, out: Path, command: str | None = None) -> dict:
@@ -90,48 +80,24 @@ def package(run: Path, out: Path, command: str | None = None) -> dict:
     kept = max(scores, key=lambda k: (scores[k], k == "final"))
 
     state = {k: v.float().contiguous() for k, v in states[kept].items()}
-    data = _serialised(state)
+    data = serialised(state)
     if len(data) > MAX_BYTES:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-        data = _serialised(state)
-    info |= {
-        "epochs": config["epochs"],
-        "updates": int(checkpoint["scheduler"]["last_epoch"]),  # one scheduler step per update
-        "weights": kept,
-        "val_acc1": round(scores[kept], 2),
-        "val_acc1_by_weights": {k: round(v, 2) for k, v in scores.items()},
-        "command": command or TRAIN_COMMAND.format(out=run),
-        "rebuild": "python docs/scripts/make_reference.py",
-        "torch": torch.__version__,
-        "dtype": str(next(iter(state.values())).dtype).removeprefix("torch."),
-        "bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
-    info["summary"] = (
-        f"{info['model']} trained on the built-in shapes, {info['updates']:,} updates, "
-        f"{info['val_acc1']:.1f}% val top-1"
-    )
-    write_atomic(out, lambda file: file.write(data))
-    save_atomic(None, out.with_suffix(".json"), text=json.dumps(info, indent=2) + "\n")
-    print(f"wrote {out} ({len(data) / 2**20:.1f} MB, {kept} weights) and its .json")
-    return info
+        data = serialised(state)
+    return write_reference(
+        out, data, info, checkpoint=checkpoint, scores=scores, kept=kept, metric="acc1",
+        command=command or TRAIN_COMMAND.format(out=run),
+        rebuild="python docs/scripts/make_reference.py",
+        summary=lambda i: f"{i['model']} trained on the built-in shapes, "
+        f"{i['updates']:,} updates, {i['val_acc1']:.1f}% val top-1",
+    )  # fmt: skip
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, help="a finished default run's folder (skip training)")
-    parser.add_argument("--train-out", type=Path, default=Path("runs/reference"))
-    parser.add_argument("--out", type=Path, default=REFERENCE_WEIGHTS)
-    parser.add_argument("--command", help="with --run: the command(s) that trained it, recorded")
-    args = parser.parse_args()
-    run = args.run
-    if run is None:
-        run = args.train_out
-        code = cli_main(["train", "--out", str(run)])
-        if code:
-            return code
-    package(run, args.out, args.command)
-    return 0
+    return reference_main(
+        __doc__.splitlines()[0], package,
+        train=["train"], train_out="runs/reference", out=REFERENCE_WEIGHTS,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

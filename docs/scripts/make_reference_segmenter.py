@@ -17,22 +17,18 @@ whichever has the higher mIoU (the final on a tie), and writes
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import io
-import json
 import sys
 from pathlib import Path
 
 import torch
+from _reference_files import main as reference_main
+from _reference_files import serialised, write_reference
 
-from hornet_ref.checkpoint import save_atomic, strip_prefix
-from hornet_ref.cli import main as cli_main
+from hornet_ref.checkpoint import strip_prefix
 from hornet_ref.datasets.scenes import SCENE_MEAN, SCENE_STD
 from hornet_ref.dense import create_segmenter
 from hornet_ref.dense.metrics import SegmentationMetrics
 from hornet_ref.dense.reference import REFERENCE_SEGMENTER, SEGMENTER_REBUILD, reference_scenes
-from hornet_ref.files import write_atomic
 from hornet_ref.train.checkpointing import load_checkpoint
 from hornet_ref.train.segment import SCENE_CLASSES
 
@@ -45,12 +41,6 @@ def _miou(net: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor, k: in
     for x, y in zip(images.split(100), masks.split(100)):
         metrics.update(net(x), y)
     return 100 * metrics.compute()["miou"]
-
-
-def _serialised(state: dict[str, torch.Tensor]) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return buffer.getvalue()
 
 
 def package(run: Path, out: Path, command: str | None = None) -> dict:
@@ -94,45 +84,21 @@ def package(run: Path, out: Path, command: str | None = None) -> dict:
         print(f"{kind} weights (fp16): {scores[kind]:.2f}% mIoU on {len(images)} val scenes")
     kept = max(scores, key=lambda k: (scores[k], k == "final"))
     state = {k: v.contiguous() for k, v in states[kept].items()}
-    data = _serialised(state)
-    info |= {
-        "epochs": config["epochs"],
-        "updates": int(checkpoint["scheduler"]["last_epoch"]),  # one scheduler step per update
-        "weights": kept,
-        "val_miou": round(scores[kept], 2),
-        "val_miou_by_weights": {k: round(v, 2) for k, v in scores.items()},
-        "command": command or TRAIN_COMMAND.format(out=run),
-        "rebuild": SEGMENTER_REBUILD,
-        "torch": torch.__version__,
-        "dtype": "float16",
-        "bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
-    info["summary"] = (
-        f"{info['model']} + {info['head']} {info['channels']} trained on the built-in scenes, "
-        f"{info['updates']:,} updates, {info['val_miou']:.1f}% val mIoU"
-    )
-    write_atomic(out, lambda file: file.write(data))
-    save_atomic(None, out.with_suffix(".json"), text=json.dumps(info, indent=2) + "\n")
-    print(f"wrote {out} ({len(data) / 2**20:.1f} MB, {kept} weights) and its .json")
-    return info
+    return write_reference(
+        out, serialised(state), info, checkpoint=checkpoint, scores=scores, kept=kept,
+        metric="miou", command=command or TRAIN_COMMAND.format(out=run),
+        rebuild=SEGMENTER_REBUILD,
+        summary=lambda i: f"{i['model']} + {i['head']} {i['channels']} trained on the "
+        f"built-in scenes, {i['updates']:,} updates, {i['val_miou']:.1f}% val mIoU",
+    )  # fmt: skip
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, help="a finished default run's folder (skip training)")
-    parser.add_argument("--train-out", type=Path, default=Path("runs/reference_segmenter"))
-    parser.add_argument("--out", type=Path, default=REFERENCE_SEGMENTER)
-    parser.add_argument("--command", help="with --run: the command that trained it, recorded")
-    args = parser.parse_args()
-    run = args.run
-    if run is None:
-        run = args.train_out
-        code = cli_main(["train", "--task", "segment", "--out", str(run)])
-        if code:
-            return code
-    package(run, args.out, args.command)
-    return 0
+    return reference_main(
+        __doc__.splitlines()[0], package,
+        train=["train", "--task", "segment"], train_out="runs/reference_segmenter",
+        out=REFERENCE_SEGMENTER,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
