@@ -104,6 +104,15 @@ def strip_prefix(state: Mapping[str, Any], prefix: str = "module.") -> dict[str,
     return dict(state)
 
 
+def run_weights(checkpoint: Mapping[str, Any], *, ema: bool = False) -> dict[str, Any]:
+    """A training checkpoint's ``model`` (or ``ema``) weights under the module's own key
+    names: AveragedModel's ``n_averaged`` counter dropped, then the ``module.`` prefix.
+    No published layout is converted (a segmenter's or detector's keys are its own)."""
+    state = dict(checkpoint["ema"] if ema else checkpoint["model"])
+    state.pop("n_averaged", None)  # the one key without "module."
+    return strip_prefix(state)
+
+
 def _from_mmpretrain(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """mmpretrain's key names back to the authors' (the inverse of its converter)."""
     out = {}
@@ -158,8 +167,9 @@ def read_state_dict(source: StateDictSource, *, use_ema: bool = False) -> dict[s
         obj, where = source, "the given mapping"
     else:
         obj, where = read_checkpoint(source), str(source)
-    state = strip_prefix(_unwrap(obj, where, use_ema))
-    state.pop("n_averaged", None)
+    state = dict(_unwrap(obj, where, use_ema))
+    state.pop("n_averaged", None)  # AveragedModel's counter, the one key without "module."
+    state = strip_prefix(state)
     not_tensors = [k for k, v in state.items() if not isinstance(v, Tensor)]
     if not_tensors or not state:
         raise CheckpointError(

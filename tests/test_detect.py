@@ -267,3 +267,13 @@ def test_segmentation_images_and_label_maps_that_do_not_pair_up_are_named(tmp_pa
     )
     with pytest.raises(DataError, match=pattern):
         SegmentationFolder(tmp_path, "training", num_classes=2)
+
+
+def test_evaluate_scores_a_detect_runs_ema_weights(tmp_path):
+    """--ema on a detect checkpoint: the EMA's weights (saved with AveragedModel's
+    "module." prefix and its counter) load into the detector and score as in training."""
+    out = tmp_path / "run"
+    fit(_tiny(out, ema_decay=0.9))
+    (row,) = _rows(out)
+    scores = evaluate_checkpoint(out / "checkpoint.pt", "builtin", ema=True, val_samples=8)
+    assert math.isclose(scores["box_map"], row["val_box_map_ema"], abs_tol=1e-6)

@@ -24,7 +24,7 @@ import torch
 from _reference_files import main as reference_main
 from _reference_files import serialised, write_reference
 
-from hornet_ref.checkpoint import strip_prefix
+from hornet_ref.checkpoint import run_weights
 from hornet_ref.datasets.scenes import SCENE_MEAN, SCENE_STD
 from hornet_ref.dense import create_segmenter
 from hornet_ref.dense.metrics import SegmentationMetrics
@@ -73,9 +73,7 @@ def package(run: Path, out: Path, command: str | None = None) -> dict:
     for kind in ("final", "ema"):
         if kind == "ema" and checkpoint.get("ema") is None:
             continue
-        state = dict(checkpoint[kind if kind == "ema" else "model"])
-        state.pop("n_averaged", None)  # the EMA's counter, before its "module." goes
-        state = strip_prefix(state)
+        state = run_weights(checkpoint, ema=kind == "ema")
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
         net = create_segmenter(info["model"], len(classes), head=info["head"],
                                channels=info["channels"])  # fmt: skip

@@ -34,7 +34,7 @@ from torchvision import tv_tensors
 from torchvision.models.detection import MaskRCNN
 from torchvision.transforms import v2
 
-from ..checkpoint import CheckpointError, load_pretrained, read_state_dict, strip_prefix
+from ..checkpoint import CheckpointError, load_pretrained, read_state_dict, run_weights
 from ..datasets.coco import CocoInstances, coco_files, collate_detection
 from ..datasets.folders import DataError, Datasets, check_image_files
 from ..datasets.scenes import SceneDetection
@@ -492,12 +492,9 @@ class DetectTask:
 
     def evaluate_checkpoint(self, request: Evaluation) -> dict[str, float]:
         """See :func:`evaluate_detection_run`."""
-        state = request.state
-        weights = strip_prefix(state["ema"] if request.ema else state["model"])
-        weights.pop("n_averaged", None)
         return evaluate_detection_run(
             TrainConfig.from_dict(request.run | {"data": request.data}),
-            weights,
+            run_weights(request.state, ema=request.ema),
             img_size=request.img_size,
             batch_size=min(request.batch_size, 16),
             device=pick_device(request.device),

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from ..checkpoint import load_pretrained, read_state_dict, strip_prefix
+from ..checkpoint import load_pretrained, read_state_dict, run_weights
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..datasets.folders import DataError, Datasets, check_image_files
 from ..datasets.scenes import IGNORE_INDEX, SceneSegmentation, SegmentationFolder, label_values
@@ -441,13 +441,9 @@ class SegmentTask:
     def evaluate_checkpoint(self, request: Evaluation) -> dict[str, float]:
         """See :func:`evaluate_segmentation_run`."""
         # A segmenter's own keys ("backbone.", "head."): no published layout to convert.
-        state = request.state
-        weights = dict(state["ema"] if request.ema else state["model"])
-        weights.pop("n_averaged", None)  # the EMA's counter: then every key has "module."
-        weights = strip_prefix(weights)
         return evaluate_segmentation_run(
             TrainConfig.from_dict(request.run | {"data": request.data}),
-            weights,
+            run_weights(request.state, ema=request.ema),
             img_size=request.img_size,
             batch_size=request.batch_size,
             device=pick_device(request.device),
