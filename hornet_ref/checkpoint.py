@@ -113,6 +113,33 @@ def run_weights(checkpoint: Mapping[str, Any], *, ema: bool = False) -> dict[str
     return strip_prefix(state)
 
 
+def load_exactly(model: nn.Module, state: Mapping[str, Tensor], what: str) -> nn.Module:
+    """``model.load_state_dict(state)``, strict; when the keys or shapes differ, one
+    CheckpointError that names a few of each kind ("the weights do not fit ``what``: ...")
+    instead of torch's list of every key, and nothing is loaded."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    misshaped = [
+        f"{k} (weights {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
+        for k in sorted(set(own) & set(state))
+        if state[k].shape != own[k].shape
+    ]
+    parts = [
+        f"{name}: {_describe(keys, limit=3)}"
+        for name, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("mis-shaped", misshaped),
+        )  # fmt: skip
+        if keys
+    ]
+    if parts:
+        raise CheckpointError(f"the weights do not fit {what}; " + "; ".join(parts))
+    model.load_state_dict(state)
+    return model
+
+
 def _from_mmpretrain(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """mmpretrain's key names back to the authors' (the inverse of its converter)."""
     out = {}

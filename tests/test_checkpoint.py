@@ -213,3 +213,29 @@ def test_pickled_code_is_refused(tmp_path):
 def test_missing_path_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint file"):
         load_pretrained(_gnconv(), tmp_path / "nowhere.pth")
+
+
+def test_load_exactly_names_a_few_keys_of_each_kind_on_one_line_and_loads_nothing():
+    """A segmenter's or detector's weights that do not fit: one line with at most three
+    keys of each kind (missing, unexpected, mis-shaped), the model left as it was."""
+    from hornet_ref.checkpoint import load_exactly, run_weights
+
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    state = {k: torch.zeros_like(v) for k, v in before.items()}
+    state["1.weight"] = torch.zeros(5, 3)  # mis-shaped
+    del state["1.bias"]  # missing
+    state |= {f"extra.{i}": torch.zeros(1) for i in range(5)}  # unexpected, more than 3
+    with pytest.raises(CheckpointError) as caught:
+        load_exactly(net, state, "the run's segmenter")
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("the weights do not fit the run's segmenter")
+    assert "missing: 1.bias" in message
+    assert "mis-shaped: 1.weight (weights (5, 3), model (2, 3))" in message
+    assert "extra.0, extra.1, extra.2, ... (5 in all)" in message and "extra.3" not in message
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in before.items())
+    # An AveragedModel's state: its counter dropped, then "module." from every key.
+    ema = torch.optim.swa_utils.AveragedModel(net)
+    weights = run_weights({"model": {}, "ema": ema.state_dict()}, ema=True)
+    assert set(weights) == set(before)
+    load_exactly(net, weights, "the run's segmenter")

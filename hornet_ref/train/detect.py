@@ -34,7 +34,13 @@ from torchvision import tv_tensors
 from torchvision.models.detection import MaskRCNN
 from torchvision.transforms import v2
 
-from ..checkpoint import CheckpointError, load_pretrained, read_state_dict, run_weights
+from ..checkpoint import (
+    CheckpointError,
+    load_exactly,
+    load_pretrained,
+    read_state_dict,
+    run_weights,
+)
 from ..datasets.coco import CocoInstances, coco_files, collate_detection
 from ..datasets.folders import DataError, Datasets, check_image_files
 from ..datasets.scenes import SceneDetection
@@ -436,10 +442,7 @@ def evaluate_detection_run(
             f"{config.data} has {datasets.num_classes}; evaluate it on data with the same classes"
         )
     net = build_detector(replace(config, img_size=size, drop_path=0.0), datasets.num_classes)
-    try:
-        net.load_state_dict(weights)
-    except RuntimeError as e:
-        raise CheckpointError(f"the weights do not fit the run's detector: {e}") from e
+    load_exactly(net, weights, "the run's detector")
     loader = DataLoader(
         datasets.val, batch_size=batch_size, num_workers=workers or 0, collate_fn=datasets.collate
     )

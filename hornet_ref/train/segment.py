@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from ..checkpoint import load_pretrained, read_state_dict, run_weights
+from ..checkpoint import load_exactly, load_pretrained, read_state_dict, run_weights
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..datasets.folders import DataError, Datasets, check_image_files
 from ..datasets.scenes import IGNORE_INDEX, SceneSegmentation, SegmentationFolder, label_values
@@ -386,10 +386,7 @@ def evaluate_segmentation_run(
         # A run from before the default width followed the backbone: the weights say it.
         config = replace(config, decoder_channels=classifier.shape[1])
     net = build_segmenter(replace(config, drop_path=0.0), len(classes))
-    try:
-        net.load_state_dict(weights)
-    except RuntimeError as e:
-        raise CheckpointError(f"the weights do not fit the run's segmenter: {e}") from e
+    load_exactly(net, weights, "the run's segmenter")
     loader = DataLoader(val, batch_size=batch_size, num_workers=workers or 0)
     scores = evaluate_segmenter(net.to(device), loader, len(classes), device=device)
     return scores | {"images": len(val)}
