@@ -54,6 +54,8 @@ import torch
 from torch import nn
 
 _DIGITS_TRAIN = 1_500
+#: Keys of the results that are not folders.
+_NOT_FOLDERS = ("machine", "peer")
 DOCS_FIGURE = Path(__file__).resolve().parent.parent / "docs" / "assets" / "own-data.png"
 
 
@@ -206,9 +208,10 @@ def _resnet18(num_classes: int) -> nn.Module:
     return torchvision.models.resnet18(num_classes=num_classes)
 
 
-def _peer(data: str, epochs: int, side: int, *, seed: int = 0) -> dict:
-    """ResNet-18, plain AdamW + cosine, on the folder at ``side`` px: per-epoch top-1 and
-    cumulative training seconds, and the wall time of the whole run."""
+def _peer(data: str, epochs: int, side: int, *, seed: int = 0, model: str = "resnet18") -> dict:
+    """ResNet-18 (or ``model``, a hornet_ref variant, in the same loop), plain AdamW +
+    cosine, on the folder at ``side`` px: per-epoch top-1 and cumulative training
+    seconds, and the wall time of the whole run."""
     from torchvision import datasets
     from torchvision.transforms import v2
 
@@ -224,7 +227,12 @@ def _peer(data: str, epochs: int, side: int, *, seed: int = 0) -> dict:
     val = datasets.ImageFolder(f"{data}/val", transform=eval_transform("folder", side))
     loader = torch.utils.data.DataLoader(train, batch_size=64, shuffle=True, drop_last=True)
     val_loader = torch.utils.data.DataLoader(val, batch_size=256)
-    net = _resnet18(len(train.classes))
+    if model == "resnet18":
+        net = _resnet18(len(train.classes))
+    else:  # a HorNet in the peer's loop: what the recipe, not the network, is worth
+        from hornet_ref import create_model
+
+        net = create_model(model, num_classes=len(train.classes))
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader))
     top1, seconds, trained = [], [], 0.0
@@ -254,9 +262,9 @@ def time_to(run: dict, target: float) -> float | None:
     return None
 
 
-def _table(name: str, hornet: dict, peer: dict | None) -> None:
+def _table(name: str, hornet: dict, peer: dict | None, label: str = "ResNet-18") -> None:
     print(f"\n{name}: validation top-1 (%) and training seconds by epoch")
-    print("| epoch | HorNet (auto) | s | ResNet-18 (AdamW + cosine) | s |")
+    print(f"| epoch | HorNet (auto) | s | {label} (AdamW + cosine) | s |")
     print("|---:|---:|---:|---:|---:|")
     theirs = peer or {"top1": [], "seconds": []}
     for e in range(max(len(hornet["top1"]), len(theirs["top1"]))):
@@ -270,20 +278,22 @@ def _table(name: str, hornet: dict, peer: dict | None) -> None:
         print(f"| {e + 1} | " + " | ".join(cells) + " |")
     line = f"wall time: HorNet {hornet['wall']:.0f} s"
     if peer:
-        line += f", ResNet-18 {peer['wall']:.0f} s"
+        line += f", {label} {peer['wall']:.0f} s"
         reach = time_to(hornet, peer["top1"][-1])
         after = f"{reach:.0f} s of training" if reach is not None else "never"
         line += (
-            f"; HorNet reaches ResNet-18's final {peer['top1'][-1]:.2f}% after {after} "
-            f"(ResNet-18: {peer['seconds'][-1]:.0f} s)"
+            f"; HorNet reaches {label}'s final {peer['top1'][-1]:.2f}% after {after} "
+            f"({label}: {peer['seconds'][-1]:.0f} s)"
         )
     print(line)
 
 
 def summary(results: dict) -> str:
     """A Markdown table: per folder, each network's final top-1 (mean ± sd, min-max over
-    the seeds), its training seconds, and when HorNet first reached ResNet-18's final."""
+    the seeds), its training seconds, and when HorNet first reached the peer's final."""
     from statistics import mean, stdev
+
+    peer_name = results.get("peer", "ResNet-18")
 
     def spread(values: list[float]) -> str:
         sd = f" ± {stdev(values):.2f}" if len(values) > 1 else ""
@@ -292,11 +302,11 @@ def summary(results: dict) -> str:
 
     lines = [
         "| folder | seeds | HorNet (auto): model, side | HorNet top-1 | HorNet s | "
-        "ResNet-18 top-1 | ResNet-18 s | HorNet reaches ResNet-18's final top-1 after |",
+        f"{peer_name} top-1 | {peer_name} s | HorNet reaches {peer_name}'s final top-1 after |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, row in results.items():
-        if name == "machine":
+        if name in _NOT_FOLDERS:
             continue
         runs = row["runs"]
         first = runs[0]["hornet"]
@@ -304,7 +314,7 @@ def summary(results: dict) -> str:
         seconds = [r["hornet"]["seconds"][-1] for r in runs]
         paired = [r for r in runs if r["peer"]]  # runs ResNet-18 trained beside
         seeds = str(len(runs)) + (
-            f" (ResNet-18: {len(paired)})" if len(paired) != len(runs) else ""
+            f" ({peer_name}: {len(paired)})" if len(paired) != len(runs) else ""
         )
         cells = [name, seeds, f"{first['model']}, {first['img_size']} px"]
         cells += [spread(hornet), f"{mean(seconds):.0f}"]
@@ -324,7 +334,7 @@ def plot(results: dict):
     """Top-1 against training seconds, one panel a folder, both networks."""
     import matplotlib.pyplot as plt
 
-    names = [n for n in results if n != "machine"]
+    names = [n for n in results if n not in _NOT_FOLDERS]
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names):
         runs = results[name]["runs"]
@@ -336,7 +346,7 @@ def plot(results: dict):
                     **({"label": label} | faint))  # fmt: skip
             if run["peer"]:
                 ax.plot(run["peer"]["seconds"], run["peer"]["top1"], ".-", color="C1",
-                        **({"label": "ResNet-18"} | faint))  # fmt: skip
+                        **({"label": results.get("peer", "ResNet-18")} | faint))  # fmt: skip
         seeds = f", {len(runs)} seeds" if len(runs) > 1 else ""
         ax.set(title=f"{name} ({first['img_size']} px{seeds})", xlabel="training seconds")
         lowest = min(min(r["hornet"]["top1"]) for r in runs)
@@ -355,6 +365,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="as hornet-ref train --epochs")
     parser.add_argument("--builtin", action="store_true", help="also train on the built-in data")
     parser.add_argument("--no-peer", action="store_true", help="skip ResNet-18")
+    parser.add_argument(
+        "--peer-model", default="resnet18",
+        help="a hornet_ref variant to train in ResNet-18's loop instead (the recipe's worth)",
+    )  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run of each a seed")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--figure", type=Path, default=None, help="top-1 against time (PNG)")
@@ -365,6 +379,9 @@ def main() -> None:
     results: dict = {
         "machine": f"{os.uname().machine}, {os.cpu_count()} CPUs, torch {torch.__version__}"
     }
+    label = "ResNet-18" if args.peer_model == "resnet18" else args.peer_model
+    if label != "ResNet-18":
+        results["peer"] = label
     print(f"uptime: {os.getloadavg()} (load average, 1/5/15 min); {results['machine']}")
     jobs = [(name, str(FOLDERS[name](base / name))) for name in args.folders]
     jobs += [("builtin", "builtin")] if args.builtin else []
@@ -374,8 +391,9 @@ def main() -> None:
             print(hornet["reason"])
             peer = None
             if not args.no_peer and name != "builtin":
-                peer = _peer(data, len(hornet["top1"]), hornet["img_size"], seed=seed)
-            _table(f"{name}, seed {seed}", hornet, peer)
+                peer = _peer(data, len(hornet["top1"]), hornet["img_size"], seed=seed,
+                             model=args.peer_model)  # fmt: skip
+            _table(f"{name}, seed {seed}", hornet, peer, label)
             results.setdefault(name, {"runs": []})["runs"].append(
                 dict(seed=seed, hornet=hornet, peer=peer)
             )

@@ -86,3 +86,19 @@ def test_the_summary_gives_mean_spread_and_when_hornet_reached_resnets_final():
     assert row.startswith("| digits | 3 (ResNet-18: 2) |") and "| 97.00 ± 0.00" in row
     assert own_data.time_to(results["digits"]["runs"][0]["hornet"], 90) == 20
     assert own_data.time_to(results["digits"]["runs"][0]["hornet"], 99) is None
+
+
+def test_the_peer_loop_trains_a_hornet_variant_and_the_summary_names_it(tmp_path):
+    """--peer-model: a HorNet in ResNet-18's loop (what the recipe is worth), named as
+    the peer in the table; the "peer" entry of the results is not read as a folder."""
+    root = own_data.make_patches_folder(tmp_path / "patches", train=4, val=2)
+    run = own_data._peer(str(root), 1, 32, model="hornet_nano_7x7")
+    assert len(run["top1"]) == 1 and 0 <= run["top1"][0] <= 100 and run["seconds"][0] > 0
+    results = {
+        "machine": "test",
+        "peer": "hornet_nano_7x7",
+        "patches": {"runs": [{"hornet": _run([50, 60], [1, 2]), "peer": _run([40], [3])}]},
+    }
+    header, _, row = own_data.summary(results).splitlines()
+    assert "| hornet_nano_7x7 top-1 | hornet_nano_7x7 s |" in header and "ResNet" not in header
+    assert row.startswith("| patches | 1 |") and "| 40.00 | 3 | 1 s |" in row
