@@ -117,7 +117,7 @@ def step_memory_mb(step: Callable[[], object], device: str) -> float:
 
 
 def print_table(rows: list[dict], columns: list[str], title: str) -> None:
-    widths = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns}
+    widths = {c: max([len(c), *(len(_fmt(r.get(c))) for r in rows)]) for c in columns}
     print(f"\n{title}")
     print("  ".join(c.ljust(widths[c]) for c in columns))
     print("  ".join("-" * widths[c] for c in columns))

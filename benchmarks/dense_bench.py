@@ -401,6 +401,8 @@ def main() -> None:
         payload["defaults"] = defaults
     if not args.no_train:
         cells = _train(args)
+        if not cells:
+            raise SystemExit("no cell finished (each cell's error is printed above)")
         table = summarise(cells)
         print_table(
             table,

@@ -187,3 +187,22 @@ def test_dense_bench_plans_every_cell_but_the_skipped(monkeypatch):
     args.skip = ["segment-shapes-fpn", "segment-shapes-horfpn"]
     kept = {(c["task"], c["scenes"], c["head"]) for c in bench.plan_cells(args, folders, (8, 4))}
     assert kept == names - {("segment", "shapes", "fpn"), ("segment", "shapes", "horfpn")}
+
+
+def test_dense_bench_says_so_when_no_cell_finished(tmp_path):
+    """Every cell failing (here: its run folder already holds a run) ends in one line, not
+    a traceback from the empty table; each cell's own error is printed before it."""
+    runs = tmp_path / "runs"
+    (runs / "segment-shapes-fpn-seed0").mkdir(parents=True)
+    (runs / "segment-shapes-fpn-seed0" / "checkpoint.pt").write_bytes(b"a run")
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "dense_bench.py"), "--quick", "--no-costs",
+         "--scenes", "shapes", "--heads", "fpn", "--runs", str(runs),
+         "--cache", str(tmp_path / "cache")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "segment shapes fpn seed 0: failed" in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "no cell finished (each cell's error is printed above)"
+    )
