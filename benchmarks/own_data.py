@@ -6,6 +6,8 @@
     python benchmarks/own_data.py --epochs 15             # 15 epochs for both
     python benchmarks/own_data.py --builtin               # also the built-in shapes data
     python benchmarks/own_data.py --docs                  # also the figure for the Training guide
+    python benchmarks/own_data.py --folders photos128 --peer-model hornet_nano_s4_7x7
+                                   # a HorNet in ResNet-18's loop: the recipe's worth
 
 The folders are assembled offline, in the ImageFolder layout
 ``ROOT/{train,val}/<class>/<n>.png`` that ``--data`` reads
