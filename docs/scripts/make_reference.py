@@ -86,6 +86,7 @@ def package(run: Path, out: Path, command: str | None = None) -> dict:
         data = serialised(state)
     return write_reference(
         out, data, info, checkpoint=checkpoint, scores=scores, kept=kept, metric="acc1",
+        dtype=str(next(iter(state.values())).dtype).removeprefix("torch."),
         command=command or TRAIN_COMMAND.format(out=run),
         rebuild="python docs/scripts/make_reference.py",
         summary=lambda i: f"{i['model']} trained on the built-in shapes, "

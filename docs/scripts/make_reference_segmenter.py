@@ -84,6 +84,7 @@ def package(run: Path, out: Path, command: str | None = None) -> dict:
     state = {k: v.contiguous() for k, v in states[kept].items()}
     return write_reference(
         out, serialised(state), info, checkpoint=checkpoint, scores=scores, kept=kept,
+        dtype="float16",
         metric="miou", command=command or TRAIN_COMMAND.format(out=run),
         rebuild=SEGMENTER_REBUILD,
         summary=lambda i: f"{i['model']} + {i['head']} {i['channels']} trained on the "
