@@ -29,6 +29,11 @@ flattened (its best over the last quarter of the epochs within ``FLAT`` points o
 best over the quarter before),
 the parameters and MACs of the trained model, and the images/s of its training on
 the machine that ran it. ``--jobs`` cells train at once (one thread each).
+
+Ctrl-C or a kill (SIGTERM) stops the benchmark with its cells: each running cell stops
+at its next update and saves a checkpoint (under ``--runs``), and the finished ones are
+tabled; after a ``kill -9`` the workers notice their parent is gone and end within a
+second.
 """
 
 from __future__ import annotations
@@ -37,8 +42,10 @@ import argparse
 import json
 import multiprocessing
 import os
+import signal
 import statistics
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -280,8 +287,38 @@ def plan_cells(
     return cells
 
 
-def _train(args: argparse.Namespace) -> list[dict]:
-    """Every cell, ``args.jobs`` at a time; the rows as they finish (also to --json)."""
+def _exit_with(parent: int) -> None:
+    """A worker's initializer: a thread that ends this worker once ``parent`` (the
+    benchmark) is gone, even killed with -9, so no cell trains on unwatched."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def cell_pool(jobs: int) -> ProcessPoolExecutor:
+    """``jobs`` worker processes (spawned: each cell starts CUDA afresh, which a fork
+    cannot) that exit when the benchmark does."""
+    return ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with, initargs=(os.getpid(),),
+    )  # fmt: skip
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel the cells not started and end the running ones now (shutdown alone would
+    wait for each to finish its training)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+
+
+def _train(args: argparse.Namespace) -> tuple[list[dict], bool]:
+    """Every cell, ``args.jobs`` at a time: the rows as they finish (also to --json), and
+    whether a Ctrl-C or SIGTERM stopped the benchmark first."""
     counts = (128, 32) if args.quick else _COUNTS
     name = "digit_scenes_quick" if args.quick else "digit_scenes"
     folders = {}
@@ -291,9 +328,11 @@ def _train(args: argparse.Namespace) -> list[dict]:
             suffix = "" if task == "segment" else "_coco"
             folders[task] = str(writers[task](Path(args.cache) / f"{name}{suffix}", counts))
     cells = plan_cells(args, {t: folders.get(t, "") for t in args.tasks}, counts)
-    rows = []
-    # spawn: each cell's process starts CUDA afresh (a fork cannot use the parent's).
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    rows, stopped = [], False
+    # Ctrl-C or a kill (SIGTERM) ends the running cells too; --runs keeps their curves.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    pool = cell_pool(args.jobs)
+    try:
         futures = {pool.submit(_cell, cell): cell for cell in cells}
         for future in as_completed(futures):
             if future.exception() is not None:  # one failed cell does not lose the others
@@ -310,7 +349,13 @@ def _train(args: argparse.Namespace) -> list[dict]:
             )
             if args.json:
                 args.json.write_text(json.dumps({"cells": rows}, indent=1))
-    return rows
+    except KeyboardInterrupt:
+        stopped = True
+        print(f"stopped: {len(rows)} of {len(cells)} cells finished; the running ones stop "
+              "at their next update, saving a checkpoint", flush=True)  # fmt: skip
+    finally:
+        stop_pool(pool)
+    return rows, stopped
 
 
 def summarise(cells: list[dict]) -> list[dict]:
@@ -400,9 +445,13 @@ def main() -> None:
         )
         payload["defaults"] = defaults
     if not args.no_train:
-        cells = _train(args)
+        cells, stopped = _train(args)
         if not cells:
-            raise SystemExit("no cell finished (each cell's error is printed above)")
+            raise SystemExit(
+                "stopped before any cell finished"
+                if stopped
+                else "no cell finished (each cell's error is printed above)"
+            )
         table = summarise(cells)
         print_table(
             table,

@@ -206,3 +206,41 @@ def test_dense_bench_says_so_when_no_cell_finished(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         "no cell finished (each cell's error is printed above)"
     )
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_dense_bench_workers_end_when_the_benchmark_is_killed():
+    """A cell's worker stops training once the benchmark is gone, even killed with -9
+    (no handler of ours runs then): before, workers trained on, unwatched."""
+    import time
+
+    script = (
+        "import os, sys, time\n"
+        f"sys.path.insert(0, {str(BENCH)!r})\n"
+        "import dense_bench\n"
+        "pool = dense_bench.cell_pool(1)\n"
+        "print(pool.submit(os.getpid).result(), flush=True)\n"
+        "pool.submit(time.sleep, 300)\n"
+        "time.sleep(300)\n"
+    )
+    bench = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(bench.stdout.readline())
+        assert _alive(worker)
+        bench.kill()
+        bench.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _alive(worker), f"worker {worker} outlived the benchmark"
+    finally:
+        bench.kill()
