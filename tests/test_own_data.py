@@ -102,3 +102,18 @@ def test_the_peer_loop_trains_a_hornet_variant_and_the_summary_names_it(tmp_path
     header, _, row = own_data.summary(results).splitlines()
     assert "| hornet_nano_7x7 top-1 | hornet_nano_7x7 s |" in header and "ResNet" not in header
     assert row.startswith("| patches | 1 |") and "| 40.00 | 3 | 1 s |" in row
+
+
+def test_the_medium_folder_is_at_the_medium_tiers_size(tmp_path):
+    """patches20k: the patches, 2,000 a class by default, ten classes: 20,000 training
+    images, the smallest folder ``auto`` gives the medium tier's rules."""
+    import inspect
+
+    from hornet_ref.study.data import PHOTOGRAPHS
+    from hornet_ref.train.auto import tier
+
+    per_class = inspect.signature(own_data.make_medium_folder).parameters["train"].default
+    assert tier(per_class * len(PHOTOGRAPHS)) == "medium"
+    assert tier(per_class * len(PHOTOGRAPHS) - 1) == "small"
+    root = own_data.make_medium_folder(tmp_path / "medium", train=3, val=2)
+    assert len(_images(root, "train")) == 30 and len(_images(root, "val")) == 20
