@@ -244,3 +244,66 @@ def test_dense_bench_workers_end_when_the_benchmark_is_killed():
         assert not _alive(worker), f"worker {worker} outlived the benchmark"
     finally:
         bench.kill()
+
+
+def _small_probes(monkeypatch):
+    import importlib.util
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location("small_probes", BENCH / "small_probes.py")
+    probes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probes)
+    return probes
+
+
+def test_each_probe_changes_only_what_it_names(monkeypatch):
+    """depth doubles every stage's blocks; batch-norm swaps each channels-first
+    LayerNorm (4 + blocks of them) for a BatchNorm2d; conv-stem keeps the stem's stride
+    4; none builds the variant as it is. The named variant's config is not touched."""
+    from torch import nn
+
+    from hornet_ref import create_model, model_config
+    from hornet_ref.gnconv import LayerNorm2d
+
+    probes = _small_probes(monkeypatch)
+    name, x = "hornet_nano_s4_7x7", torch.randn(2, 3, 64, 64)
+    before = model_config(name)
+
+    def build(change):
+        torch.manual_seed(0)
+        return probes.changed(create_model, change)(name, num_classes=10)
+
+    def count(net, kind):
+        return sum(type(m) is kind for m in net.modules())
+
+    plain = build("none")
+    blocks = sum(plain.config.depths)
+    assert [len(s) for s in build("depth").stages] == [2 * d for d in plain.config.depths]
+    bn = build("batch-norm")
+    assert count(bn, nn.BatchNorm2d) == 4 + blocks and count(bn, LayerNorm2d) == 0
+    assert count(bn, nn.LayerNorm) == blocks + 1  # norm2 and the head's, kept
+    stem = build("conv-stem")
+    assert len(stem.downsample_layers[0]) == 5
+    for net in (plain, bn, stem):
+        assert net.eval()(x).shape == (2, 10)
+        assert net.forward_intermediates(x, intermediates_only=True)[0].shape == (2, 32, 16, 16)
+    assert model_config(name) == before
+    with pytest.raises(ValueError, match="unknown change 'wider'"):
+        probes.changed(create_model, "wider")
+
+
+def test_a_probe_trains_through_fit_and_puts_the_task_back(monkeypatch, tmp_path):
+    """One epoch of the batch-norm probe on a tiny patches folder: a finite top-1 from the
+    changed network, and the task builds the plain variant again afterwards."""
+    pytest.importorskip("skimage")
+    from hornet_ref.train import task
+
+    probes = _small_probes(monkeypatch)
+    from own_data import make_patches_folder
+
+    data = str(make_patches_folder(tmp_path / "patches", train=4, val=2))
+    original = task.create_model
+    result = probes.probe(data, "hornet_nano_7x7", "batch-norm", seed=0, epochs=1)
+    assert task.create_model is original
+    assert math.isfinite(result["top1"]) and len(result["curve"]) == 1
+    assert result["img_size"] == 32 and result["change"] == "batch-norm"
