@@ -136,14 +136,19 @@ def test_dense_bench_prints_decoder_costs(tmp_path):
         assert rows[gn]["GMACs"] < rows[conv]["GMACs"]
 
 
-def _dense_bench(monkeypatch):
+def _script(monkeypatch, name: str):
+    """benchmarks/NAME.py imported as a module (its folder on sys.path, for _common)."""
     import importlib.util
 
     monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("dense_bench", BENCH / "dense_bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _dense_bench(monkeypatch):
+    return _script(monkeypatch, "dense_bench")
 
 
 def test_the_digit_scenes_as_a_coco_folder_read_back_as_drawn(monkeypatch, tmp_path):
@@ -247,13 +252,7 @@ def test_dense_bench_workers_end_when_the_benchmark_is_killed():
 
 
 def _small_probes(monkeypatch):
-    import importlib.util
-
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("small_probes", BENCH / "small_probes.py")
-    probes = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probes)
-    return probes
+    return _script(monkeypatch, "small_probes")
 
 
 def test_each_probe_changes_only_what_it_names(monkeypatch):
