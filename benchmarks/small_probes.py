@@ -54,7 +54,7 @@ def _conv_stem(net: nn.Module) -> None:
     dim = net.downsample_layers[0][0].out_channels
     in_chans = net.downsample_layers[0][0].in_channels
     if net.config.stem_patch != 4:
-        raise SystemExit(f"--change conv-stem replaces a 4x4 stem; {net.config.stem_patch}x"
+        raise ValueError(f"--change conv-stem replaces a 4x4 stem; {net.config.stem_patch}x"
                          f"{net.config.stem_patch} given")  # fmt: skip
     net.downsample_layers[0] = nn.Sequential(  # (B, 3, H, W) -> (B, C, H/4, W/4), as before
         nn.Conv2d(in_chans, dim // 2, 3, stride=2, padding=1),

@@ -287,6 +287,8 @@ def test_each_probe_changes_only_what_it_names(monkeypatch):
         assert net.eval()(x).shape == (2, 10)
         assert net.forward_intermediates(x, intermediates_only=True)[0].shape == (2, 32, 16, 16)
     assert model_config(name) == before
+    with pytest.raises(ValueError, match="replaces a 4x4 stem; 2x2 given"):
+        probes.changed(create_model, "conv-stem")("hornet_nano_7x7")
     with pytest.raises(ValueError, match="unknown change 'wider'"):
         probes.changed(create_model, "wider")
 
