@@ -4,19 +4,25 @@
     python benchmarks/small_probes.py --change batch-norm --seeds 0 1     # BatchNorm2d for LN
     python benchmarks/small_probes.py --change conv-stem                  # overlapping stem
     python benchmarks/small_probes.py --change none --seeds 2             # the variant as it is
+    python benchmarks/small_probes.py --change dense-conv                 # dense 3x3 for 7x7 dw
+    python benchmarks/small_probes.py --folder patches --model hornet_nano_7x7 --change none \
+        --set rand_augment=5 mixup=0.2 crop_scale=0.08 drop_path=0.1     # a recipe value given
     python benchmarks/small_probes.py --folder patches --model hornet_nano_7x7 --change depth
 
 Each run trains ``--model`` (default ``hornet_nano_s4_7x7``, what ``auto`` picks for the
 128-px photographs) on one of ``benchmarks/own_data.py``'s folders (default photos128)
 through ``hornet_ref.train.fit``, as ``hornet-ref train --data ROOT --model MODEL --seed S``
-trains it: the recipe is ``auto``'s, unchanged. Only the network the run builds is
-changed, as ``--change`` says:
+trains it: the recipe is ``auto``'s, unchanged but for the values ``--set`` gives (as the
+CLI's flags would: ``--set rand_augment=5`` is ``--rand-augment 5``). Only the network the
+run builds is changed, as ``--change`` says:
 
 - ``depth``: every stage's blocks doubled (nano's 1, 1, 3, 1 become 2, 2, 6, 2);
 - ``batch-norm``: each channels-first LayerNorm (after the stem, before each downsampler,
   each block's ``norm1``) replaced by a ``BatchNorm2d``; ``norm2`` and the head's norm kept;
 - ``conv-stem``: the patchify stem replaced by two overlapping 3x3 stride-2 convolutions
   (3 -> C/2 -> C channels, a LayerNorm after each, a GELU between; stride 4 in all);
+- ``dense-conv``: each gnConv's depthwise 7x7 convolution f, over its S channels, replaced
+  by a dense 3x3 convolution S -> S (ResNet's kind of spatial mixing; the gates stay);
 - ``none``: no change (the baseline, trained in the same process as the probes).
 
 One JSON line a run is printed and appended to ``--json``: the final top-1 and the EMA's,
@@ -37,10 +43,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hornet_ref.gnconv import LayerNorm2d
+from hornet_ref.gnconv import GnConv, LayerNorm2d
 from hornet_ref.hornet import model_config
 
-CHANGES = ("none", "depth", "batch-norm", "conv-stem")
+CHANGES = ("none", "depth", "batch-norm", "conv-stem", "dense-conv")
 
 
 def _batch_norm(net: nn.Module) -> None:
@@ -65,6 +71,13 @@ def _conv_stem(net: nn.Module) -> None:
     )
 
 
+def _dense_conv(net: nn.Module) -> None:
+    for block in net.modules():
+        if isinstance(block, GnConv):
+            channels = sum(block.dims)  # S = d_0 + ... + d_{n-1}
+            block.dwconv = nn.Conv2d(channels, channels, 3, padding=1)  # (B, S, H, W), dense
+
+
 def changed(create, change: str):
     """``create`` (hornet_ref's create_model) with ``change`` made to what it builds."""
     if change not in CHANGES:
@@ -78,6 +91,8 @@ def changed(create, change: str):
             _batch_norm(net)
         elif change == "conv-stem":
             _conv_stem(net)
+        elif change == "dense-conv":
+            _dense_conv(net)
         return net
 
     return create_changed
@@ -96,19 +111,41 @@ def probing(change: str):
         task.create_model = original
 
 
-def probe(data: str, model: str, change: str, seed: int, epochs: int | None) -> dict:
-    """One run of ``model`` with ``change`` on the folder ``data``; its results."""
+def recipe_values(pairs: list[str]) -> dict:
+    """``["mixup=0.2", "rand_augment=5"]`` as TrainConfig values; a bad pair raises ValueError."""
+    from hornet_ref.train import TrainConfig
+
+    fields = TrainConfig.__dataclass_fields__
+    values = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or key not in fields or key in ("data", "model", "seed", "out"):
+            raise ValueError(f"--set expects KEY=VALUE with KEY a recipe field of TrainConfig "
+                             f"(such as mixup, rand_augment, lr); got {pair!r}")  # fmt: skip
+        kind = int if "int" in str(fields[key].type) and "." not in text else float
+        try:
+            values[key] = kind(text)
+        except ValueError:
+            raise ValueError(f"--set {key}: expected a number, got {text!r}") from None
+    return values
+
+
+def probe(data: str, model: str, change: str, seed: int, epochs: int | None,
+          values: dict | None = None) -> dict:  # fmt: skip
+    """One run of ``model`` with ``change`` (and recipe ``values``) on ``data``; its results."""
     from hornet_ref.train import TrainConfig, fit
 
     with tempfile.TemporaryDirectory() as out, probing(change):
         start = time.perf_counter()
-        config = TrainConfig(data=data, model=model, seed=seed, epochs=epochs,
-                             out=str(Path(out) / "run"), progress=False, workers=0)  # fmt: skip
+        given = {"epochs": epochs} | (values or {})  # --set epochs=N is --epochs N
+        config = TrainConfig(data=data, model=model, seed=seed, out=str(Path(out) / "run"),
+                             progress=False, workers=0, **given)  # fmt: skip
         result = fit(config)
         seconds = time.perf_counter() - start
     history = result.history
     return dict(
         change=change, model=model, seed=seed, img_size=result.config.img_size,
+        given=values or {}, epochs=len(history),
         top1=history[-1]["val_acc1"], ema=history[-1].get("val_acc1_ema"),
         best=max(h["val_acc1"] for h in history), curve=[h["val_acc1"] for h in history],
         seconds=seconds, params_M=sum(p.numel() for p in result.model.parameters()) / 1e6,
@@ -126,15 +163,21 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=None, help="where the folder goes")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, default=None, help="as hornet-ref train --epochs")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="recipe values, as CLI flags would give: rand_augment=5")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--json", type=Path, default=None, help="append each run's line here")
     args = parser.parse_args()
+    try:
+        values = recipe_values(args.set)
+    except ValueError as error:
+        parser.error(str(error))
     if args.threads:
         torch.set_num_threads(args.threads)
     root = args.root or Path(tempfile.mkdtemp(prefix="small_probes-"))
     data = str(FOLDERS[args.folder](root / args.folder))
     for seed in args.seeds:
-        line = json.dumps(probe(data, args.model, args.change, seed, args.epochs))
+        line = json.dumps(probe(data, args.model, args.change, seed, args.epochs, values))
         print(line, flush=True)
         if args.json:
             with args.json.open("a") as f:

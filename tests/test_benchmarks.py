@@ -283,7 +283,14 @@ def test_each_probe_changes_only_what_it_names(monkeypatch):
     assert count(bn, nn.LayerNorm) == blocks + 1  # norm2 and the head's, kept
     stem = build("conv-stem")
     assert len(stem.downsample_layers[0]) == 5
-    for net in (plain, bn, stem):
+    dense = build("dense-conv")
+    gnconvs = [m for m in dense.modules() if type(m).__name__ == "GnConv"]
+    assert len(gnconvs) == blocks
+    for g in gnconvs:  # f: S -> S channels, 3x3, every channel mixed (groups 1)
+        s = sum(g.dims)
+        assert (g.dwconv.in_channels, g.dwconv.out_channels, g.dwconv.groups) == (s, s, 1)
+        assert g.dwconv.kernel_size == (3, 3)
+    for net in (plain, bn, stem, dense):
         assert net.eval()(x).shape == (2, 10)
         assert net.forward_intermediates(x, intermediates_only=True)[0].shape == (2, 32, 16, 16)
     assert model_config(name) == before
@@ -308,3 +315,16 @@ def test_a_probe_trains_through_fit_and_puts_the_task_back(monkeypatch, tmp_path
     assert task.create_model is original
     assert math.isfinite(result["top1"]) and len(result["curve"]) == 1
     assert result["img_size"] == 32 and result["change"] == "batch-norm"
+
+
+def test_probe_recipe_values_are_typed_and_bad_ones_named(monkeypatch):
+    """--set gives TrainConfig values as the CLI's flags would; a pair that is not
+    KEY=VALUE of a recipe field, or not a number, raises one line naming it."""
+    probes = _small_probes(monkeypatch)
+    values = probes.recipe_values(["rand_augment=5", "mixup=0.2", "epochs=3", "lr=1e-3"])
+    assert values == {"rand_augment": 5, "mixup": 0.2, "epochs": 3, "lr": 1e-3}
+    assert type(values["rand_augment"]) is int and type(values["mixup"]) is float
+    bad_pairs = [("mixup", "KEY=VALUE"), ("colour=1", "'colour=1'"), ("model=x", "recipe field")]
+    for bad, said in bad_pairs + [("mixup=lots", "expected a number")]:
+        with pytest.raises(ValueError, match=said):
+            probes.recipe_values([bad])
