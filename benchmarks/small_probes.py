@@ -144,7 +144,7 @@ def probe(data: str, model: str, change: str, seed: int, epochs: int | None,
         seconds = time.perf_counter() - start
     history = result.history
     return dict(
-        change=change, model=model, seed=seed, img_size=result.config.img_size,
+        data=data, change=change, model=model, seed=seed, img_size=result.config.img_size,
         given=values or {}, epochs=len(history),
         top1=history[-1]["val_acc1"], ema=history[-1].get("val_acc1_ema"),
         best=max(h["val_acc1"] for h in history), curve=[h["val_acc1"] for h in history],

@@ -315,6 +315,7 @@ def test_a_probe_trains_through_fit_and_puts_the_task_back(monkeypatch, tmp_path
     assert task.create_model is original
     assert math.isfinite(result["top1"]) and len(result["curve"]) == 1
     assert result["img_size"] == 32 and result["change"] == "batch-norm"
+    assert result["data"] == data  # each JSON line names its folder
 
 
 def test_probe_recipe_values_are_typed_and_bad_ones_named(monkeypatch):
