@@ -6,15 +6,15 @@
     python benchmarks/small_probes.py --change none --seeds 2             # the variant as it is
     python benchmarks/small_probes.py --change dense-conv                 # dense 3x3 for 7x7 dw
     python benchmarks/small_probes.py --folder patches --model hornet_nano_7x7 --change none \
-        --set rand_augment=5 mixup=0.2 crop_scale=0.08 drop_path=0.1     # a recipe value given
+        --rand-augment 5 --mixup 0.2 --crop-scale 0.08 --drop-path 0.1   # recipe values given
     python benchmarks/small_probes.py --folder patches --model hornet_nano_7x7 --change depth
 
 Each run trains ``--model`` (default ``hornet_nano_s4_7x7``, what ``auto`` picks for the
 128-px photographs) on one of ``benchmarks/own_data.py``'s folders (default photos128)
 through ``hornet_ref.train.fit``, as ``hornet-ref train --data ROOT --model MODEL --seed S``
-trains it: the recipe is ``auto``'s, unchanged but for the values ``--set`` gives (as the
-CLI's flags would: ``--set rand_augment=5`` is ``--rand-augment 5``). Only the network the
-run builds is changed, as ``--change`` says:
+trains it: the recipe is ``auto``'s, unchanged but for the recipe flags of ``hornet-ref
+train`` given after the probe's own (``--rand-augment 5``). Only the network the run builds
+is changed, as ``--change`` says:
 
 - ``depth``: every stage's blocks doubled (nano's 1, 1, 3, 1 become 2, 2, 6, 2);
 - ``batch-norm``: each channels-first LayerNorm (after the stem, before each downsampler,
@@ -111,22 +111,23 @@ def probing(change: str):
         task.create_model = original
 
 
-def recipe_values(pairs: list[str]) -> dict:
-    """``["mixup=0.2", "rand_augment=5"]`` as TrainConfig values; a bad pair raises ValueError."""
-    from hornet_ref.train import TrainConfig
+def recipe_values(argv: list[str]) -> dict:
+    """``hornet-ref train``'s recipe flags in ``argv`` (``--mixup 0.2``), typed as the CLI
+    types them (``add_arguments``); anything else raises one ValueError naming it."""
+    from hornet_ref.train.config import add_arguments
 
-    fields = TrainConfig.__dataclass_fields__
-    values = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or key not in fields or key in ("data", "model", "seed", "out"):
-            raise ValueError(f"--set expects KEY=VALUE with KEY a recipe field of TrainConfig "
-                             f"(such as mixup, rand_augment, lr); got {pair!r}")  # fmt: skip
-        kind = int if "int" in str(fields[key].type) and "." not in text else float
-        try:
-            values[key] = kind(text)
-        except ValueError:
-            raise ValueError(f"--set {key}: expected a number, got {text!r}") from None
+    recipe = argparse.ArgumentParser(prog="small_probes.py", exit_on_error=False)
+    add_arguments(recipe)
+    try:
+        given, unknown = recipe.parse_known_args(argv)
+    except argparse.ArgumentError as error:
+        raise ValueError(str(error)) from None
+    values = vars(given)
+    fixed = sorted(values.keys() & {"data", "model", "seed", "out"})
+    if unknown or fixed:
+        named = " ".join(unknown) or ", ".join(f"--{k}" for k in fixed)
+        raise ValueError(f"expected recipe flags of hornet-ref train (--mixup 0.2, --lr 1e-3); "
+                         f"the probe sets or does not know {named}")  # fmt: skip
     return values
 
 
@@ -137,7 +138,7 @@ def probe(data: str, model: str, change: str, seed: int, epochs: int | None,
 
     with tempfile.TemporaryDirectory() as out, probing(change):
         start = time.perf_counter()
-        given = {"epochs": epochs} | (values or {})  # --set epochs=N is --epochs N
+        given = {"epochs": epochs} | (values or {})
         config = TrainConfig(data=data, model=model, seed=seed, out=str(Path(out) / "run"),
                              progress=False, workers=0, **given)  # fmt: skip
         result = fit(config)
@@ -163,13 +164,12 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=None, help="where the folder goes")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, default=None, help="as hornet-ref train --epochs")
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="recipe values, as CLI flags would give: rand_augment=5")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--json", type=Path, default=None, help="append each run's line here")
-    args = parser.parse_args()
+    parser.epilog = "Other flags are hornet-ref train's recipe flags (--mixup 0.2, --lr 1e-3)."
+    args, rest = parser.parse_known_args()
     try:
-        values = recipe_values(args.set)
+        values = recipe_values(rest)
     except ValueError as error:
         parser.error(str(error))
     if args.threads:

@@ -319,13 +319,13 @@ def test_a_probe_trains_through_fit_and_puts_the_task_back(monkeypatch, tmp_path
 
 
 def test_probe_recipe_values_are_typed_and_bad_ones_named(monkeypatch):
-    """--set gives TrainConfig values as the CLI's flags would; a pair that is not
-    KEY=VALUE of a recipe field, or not a number, raises one line naming it."""
+    """The probe's other flags are hornet-ref train's recipe flags, typed as the CLI types
+    them; a flag the CLI lacks, one the probe sets itself, or a bad number raises one line."""
     probes = _small_probes(monkeypatch)
-    values = probes.recipe_values(["rand_augment=5", "mixup=0.2", "epochs=3", "lr=1e-3"])
-    assert values == {"rand_augment": 5, "mixup": 0.2, "epochs": 3, "lr": 1e-3}
+    values = probes.recipe_values(["--rand-augment", "5", "--mixup", "0.2", "--lr", "1e-3"])
+    assert values == {"rand_augment": 5, "mixup": 0.2, "lr": 1e-3}
     assert type(values["rand_augment"]) is int and type(values["mixup"]) is float
-    bad_pairs = [("mixup", "KEY=VALUE"), ("colour=1", "'colour=1'"), ("model=x", "recipe field")]
-    for bad, said in bad_pairs + [("mixup=lots", "expected a number")]:
+    bad_flags = [(["--colour", "1"], "--colour"), (["--model", "x"], "--model")]
+    for bad, said in bad_flags + [(["--mixup", "lots"], "lots")]:
         with pytest.raises(ValueError, match=said):
-            probes.recipe_values([bad])
+            probes.recipe_values(bad)
