@@ -8,6 +8,8 @@
     python benchmarks/own_data.py --docs                  # also the figure for the Training guide
     python benchmarks/own_data.py --folders photos128 --peer-model hornet_nano_s4_7x7
                                    # a HorNet in ResNet-18's loop: the recipe's worth
+    python benchmarks/own_data.py --folders others128 --peer-only 128 --epochs 59 --seeds 1
+                                   # ResNet-18 alone (one JSON line a run, appended to --json)
 
 The folders are assembled offline, in the ImageFolder layout
 ``ROOT/{train,val}/<class>/<n>.png`` that ``--data`` reads
@@ -27,6 +29,10 @@ The folders are assembled offline, in the ImageFolder layout
   112-160 px a side, not square: 80 a class for training from the left 60% of each
   photograph, 30 for validation from the rest (800 and 300 images), the "photographs
   of about 128 px" a user brings;
+- **others128** (only with ``--folders others128``): photos128's crops of ten other
+  real photographs (:data:`OTHER_PHOTOGRAPHS`: cells, a clock, galaxies, the moon, a page,
+  a retina, text, a temple, a flower, Grace Hopper), a second 128-px folder on which a
+  change to the network is checked before it is kept;
 - **patches20k** (only with ``--folders patches20k``): the patches at the medium tier's
   size, 2,000 a class for training (20,000) and 100 for validation, from the same
   regions of the same photographs, so many crops overlap.
@@ -95,13 +101,36 @@ def make_digits_folder(root: str | os.PathLike, *, size: int = 32, seed: int = 0
     return root
 
 
-def _photograph(name: str, short_side: int):
-    """A scikit-image photograph as a PIL image (RGB or grey, as shipped), its shorter
-    side resized by area to ``short_side``."""
-    from PIL import Image
-    from skimage import data
+#: Ten more real photographs that ship with the benchmark's libraries, none of them one of
+#: :data:`hornet_ref.study.data.PHOTOGRAPHS`: ``library:name`` (scikit-image's ``data``
+#: functions, scikit-learn's sample images, matplotlib's sample data).
+OTHER_PHOTOGRAPHS = (
+    "skimage:cell", "skimage:clock", "skimage:hubble_deep_field", "skimage:moon",
+    "skimage:page", "skimage:retina", "skimage:text", "sklearn:china.jpg",
+    "sklearn:flower.jpg", "matplotlib:grace_hopper.jpg",
+)  # fmt: skip
 
-    photo = Image.fromarray(getattr(data, name)())
+
+def _photograph(name: str, short_side: int):
+    """A photograph as a PIL image (RGB or grey, as shipped), its shorter side resized by
+    area to ``short_side``: a scikit-image ``data`` name, or ``library:name`` as in
+    :data:`OTHER_PHOTOGRAPHS`."""
+    from PIL import Image
+
+    library, _, key = name.rpartition(":")
+    if library == "sklearn":
+        from sklearn.datasets import load_sample_image
+
+        photo = Image.fromarray(load_sample_image(key))
+    elif library == "matplotlib":
+        from matplotlib import cbook
+
+        with cbook.get_sample_data(key) as file:
+            photo = Image.open(file).convert("RGB")
+    else:
+        from skimage import data
+
+        photo = Image.fromarray(getattr(data, key)())
     scale = short_side / min(photo.size)
     return photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.BOX)
 
@@ -109,9 +138,10 @@ def _photograph(name: str, short_side: int):
 def _write_crops(
     root: Path, *, short_side: int, split_share: float, counts: dict[str, int],
     sides: tuple[int, int], out_sides: tuple[int, int] | None, seed: int,
+    photographs: tuple[str, ...] | None = None,
 ) -> None:  # fmt: skip
-    """Crops of each study photograph into ``root/<split>/<photograph>/``: train crops
-    lie wholly in the left ``split_share`` of its columns, val crops in the rest.
+    """Crops of each photograph (default: the study's ten) into ``root/<split>/<name>/``:
+    train crops lie wholly in the left ``split_share`` of its columns, val crops in the rest.
 
     A crop's width and height are drawn from ``sides``; with ``out_sides`` it is then
     resized by area so that its shorter side is drawn from ``out_sides`` (aspect kept).
@@ -122,13 +152,13 @@ def _write_crops(
     from hornet_ref.study.data import PHOTOGRAPHS
 
     rng = np.random.default_rng(seed)
-    for name in PHOTOGRAPHS:
+    for name in photographs or PHOTOGRAPHS:
         photo = _photograph(name, short_side)
         split_at = int(photo.width * split_share)
         regions = {"train": (0, split_at), "val": (split_at, photo.width)}
         for split, n in counts.items():
             a, b = regions[split]
-            folder = root / split / name
+            folder = root / split / name.rpartition(":")[2].split(".")[0]
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(n):
                 w = int(rng.integers(sides[0], min(sides[1], b - a) + 1))
@@ -159,19 +189,28 @@ def make_patches_folder(
 
 
 def make_photos_folder(
-    root: str | os.PathLike, *, train: int = 80, val: int = 30, seed: int = 0
-) -> Path:
-    """Write crops of the ten study photographs, 112-160 px a side, under ``root``
-    (``train`` and ``val`` a class); an existing, complete folder is reused."""
+    root: str | os.PathLike, *, train: int = 80, val: int = 30, seed: int = 0,
+    photographs: tuple[str, ...] | None = None,
+) -> Path:  # fmt: skip
+    """Write crops of the ten study photographs (or ``photographs``), 112-160 px a side,
+    under ``root`` (``train`` and ``val`` a class); an existing, complete folder is reused."""
     root = Path(root)
     done = root / ".complete"
     if not done.exists():
         _write_crops(
             root, short_side=400, split_share=0.6, counts={"train": train, "val": val},
-            sides=(128, 320), out_sides=(112, 160), seed=seed,
+            sides=(128, 320), out_sides=(112, 160), seed=seed, photographs=photographs,
         )  # fmt: skip
         done.touch()
     return root
+
+
+def make_others_folder(
+    root: str | os.PathLike, *, train: int = 80, val: int = 30, seed: int = 0
+) -> Path:
+    """photos128's second folder: the same crops, of :data:`OTHER_PHOTOGRAPHS`."""
+    return make_photos_folder(root, train=train, val=val, seed=seed,
+                              photographs=OTHER_PHOTOGRAPHS)  # fmt: skip
 
 
 def make_medium_folder(
@@ -187,6 +226,7 @@ FOLDERS = {
     "digits": make_digits_folder,
     "patches": make_patches_folder,
     "photos128": make_photos_folder,
+    "others128": make_others_folder,
     "patches20k": make_medium_folder,
 }
 """Each benchmark folder's name and the function that writes it."""
@@ -386,11 +426,20 @@ def main() -> None:
         "--peer-model", default="resnet18",
         help="a hornet_ref variant to train in ResNet-18's loop instead (the recipe's worth)",
     )  # fmt: skip
+    parser.add_argument(
+        "--peer-only", type=int, default=None, metavar="SIDE",
+        help="train only the peer, at SIDE px, for --epochs (the epochs and side auto chose)",
+    )  # fmt: skip
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run of each a seed")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--figure", type=Path, default=None, help="top-1 against time (PNG)")
     parser.add_argument("--docs", action="store_true", help=f"the figure to {DOCS_FIGURE}")
     args = parser.parse_args()
+    if args.peer_only and not args.epochs:
+        parser.error("--peer-only SIDE expects --epochs N too (those auto chose for HorNet)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     scratch = Path(tempfile.mkdtemp(prefix="own_data-"))
     base = args.root or scratch
     results: dict = {
@@ -404,6 +453,14 @@ def main() -> None:
     jobs += [("builtin", "builtin")] if args.builtin else []
     for seed in args.seeds:
         for name, data in jobs:
+            if args.peer_only:  # the peer alone, at the epochs and side given
+                peer = _peer(data, args.epochs, args.peer_only, seed=seed, model=args.peer_model)
+                line = dict(folder=name, seed=seed, side=args.peer_only, peer=peer)
+                print(json.dumps(line), flush=True)
+                if args.json:
+                    with args.json.open("a") as f:
+                        f.write(json.dumps(line) + "\n")
+                continue
             hornet = _hornet(data, args.epochs, scratch / f"run-{name}-{seed}", seed)
             print(hornet["reason"])
             peer = None
@@ -417,6 +474,8 @@ def main() -> None:
             if args.json:  # after every run, so a stopped benchmark keeps what it measured
                 args.json.write_text(json.dumps(results, indent=2))
             print(f"uptime: {os.getloadavg()} (load average, 1/5/15 min)")
+    if args.peer_only:
+        return
     print("\n" + summary(results))
     figure = DOCS_FIGURE if args.docs else args.figure
     if figure:

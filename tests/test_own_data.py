@@ -117,3 +117,39 @@ def test_the_medium_folder_is_at_the_medium_tiers_size(tmp_path):
     assert tier(per_class * len(PHOTOGRAPHS) - 1) == "small"
     root = own_data.make_medium_folder(tmp_path / "medium", train=3, val=2)
     assert len(_images(root, "train")) == 30 and len(_images(root, "val")) == 20
+
+
+def test_the_second_photograph_folder_shares_no_photograph_with_the_first(tmp_path):
+    """others128: photos128's crops of ten other photographs (scikit-image, scikit-learn,
+    matplotlib), so a change to the network is measured on a second 128-px folder."""
+    from hornet_ref.study.data import PHOTOGRAPHS
+
+    root = own_data.make_others_folder(tmp_path / "others", train=2, val=1)
+    classes = sorted(p.name for p in (root / "train").iterdir())
+    assert len(classes) == 10 and not set(classes) & set(PHOTOGRAPHS)
+    assert {"china", "flower", "grace_hopper", "moon"} <= set(classes)
+    train = _images(root, "train")
+    assert len(train) == 20 and {im.mode for im in train} == {"L", "RGB"}
+    assert all(112 <= min(im.size) <= 160 for im in train)
+    config, _ = _chosen(str(root))
+    assert (config.model, config.img_size) == ("hornet_nano_s4_7x7", 128)
+
+
+def test_peer_only_trains_the_peer_alone_and_appends_its_line(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    own_data.make_patches_folder(tmp_path / "patches", train=2, val=1)
+    out = tmp_path / "peer.jsonl"
+    argv = ["own_data.py", "--root", str(tmp_path), "--folders", "patches", "--peer-only", "32",
+            "--epochs", "1", "--seeds", "0", "1", "--json", str(out)]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(own_data, "_hornet", lambda *a, **k: pytest.fail("HorNet was trained"))
+    own_data.main()
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(x["folder"], x["seed"], x["side"]) for x in lines] == [("patches", 0, 32),
+                                                                  ("patches", 1, 32)]  # fmt: skip
+    assert all(len(x["peer"]["top1"]) == 1 for x in lines)
+    monkeypatch.setattr(sys, "argv", argv[:6])  # no --epochs
+    with pytest.raises(SystemExit):
+        own_data.main()
