@@ -6,6 +6,7 @@
     python benchmarks/dense_bench.py --device cuda --jobs 12 --no-costs   # the training on a GPU
     python benchmarks/dense_bench.py --skip segment-shapes-fpn --runs RUNS  # leave a cell out;
                                                       # keep every run's metrics.jsonl
+    python benchmarks/dense_bench.py --table A.json B.json   # cells run apart, one table
 
 **Costs.** Each pair on the same backbone maps at the same input size: the decoder's
 parameters, its MACs (hornet_ref.flops.count_flops of the whole segmenter minus the
@@ -386,6 +387,32 @@ def summarise(cells: list[dict]) -> list[dict]:
     return rows
 
 
+def read_cells(paths: list[Path]) -> list[dict]:
+    """The cells of earlier runs' ``--json`` files, to be tabled together (a head or a seed
+    run at a time). Each (task, scenes, head, seed) may come once, and the seeds of a head
+    must have trained for the same epochs; anything else stops with one line."""
+    cells, seen, epochs = [], {}, {}
+    for path in paths:
+        try:
+            found = json.loads(Path(path).read_text())["cells"]
+            keys = [(c["task"], c["scenes"], c["head"], c["seed"], len(c["curve"])) for c in found]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise SystemExit(f"{path}: expected a dense_bench --json file with trained cells "
+                             f"({type(error).__name__}: {error})") from None  # fmt: skip
+        for cell, (*name, seed, length) in zip(found, keys, strict=True):
+            label = " ".join(name)
+            if (*name, seed) in seen:
+                raise SystemExit(f"{path}: {label} seed {seed} is also in {seen[(*name, seed)]}")
+            if epochs.setdefault(label, length) != length:
+                raise SystemExit(
+                    f"{path}: {label} seed {seed} trained {length} epochs, its other seeds "
+                    f"{epochs[label]}; table like with like"
+                )
+            seen[(*name, seed)] = path
+            cells.append(cell)
+    return cells
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="where the training runs")
@@ -418,7 +445,13 @@ def main() -> None:
     parser.add_argument(
         "--runs", default=None, help="keep each cell's run folder (metrics.jsonl) under this folder"
     )
+    parser.add_argument(
+        "--table", nargs="+", type=Path, default=None, metavar="JSON",
+        help="no training: table the cells of earlier runs' --json files together",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.table:  # only the table of cells trained before
+        args.no_costs, args.defaults = True, False
     if args.quick:
         args.segment_epochs = args.detect_epochs = 1
         args.seeds = [0]
@@ -444,22 +477,28 @@ def main() -> None:
             "64 px; speedup over the first, median of per-round ratios",
         )
         payload["defaults"] = defaults
-    if not args.no_train:
-        cells, stopped = _train(args)
-        if not cells:
-            raise SystemExit(
-                "stopped before any cell finished"
-                if stopped
-                else "no cell finished (each cell's error is printed above)"
-            )
+    if args.table or not args.no_train:
+        if args.table:
+            cells = read_cells(args.table)
+            seeds = sorted({c["seed"] for c in cells})
+            epochs = " / ".join(sorted({str(len(c["curve"])) for c in cells}))
+        else:
+            cells, stopped = _train(args)
+            if not cells:
+                raise SystemExit(
+                    "stopped before any cell finished"
+                    if stopped
+                    else "no cell finished (each cell's error is printed above)"
+                )
+            seeds, epochs = args.seeds, f"{args.segment_epochs} / {args.detect_epochs}"
         table = summarise(cells)
         print_table(
             table,
             ["task", "scenes", "head", "seeds", "mean", "sd", "min", "max", "flat"]
             + ["params_M", "GMACs", "images_per_s"],
-            f"val mIoU / box mAP (%) at the end, seeds {args.seeds}, "
-            f"{args.segment_epochs} / {args.detect_epochs} epochs; flat: seeds whose curve "
-            f"flattened (last quarter's best within {FLAT} of the quarter before's)",
+            f"val mIoU / box mAP (%) at the end, seeds {seeds}, {epochs} epochs; flat: "
+            f"seeds whose curve flattened (last quarter's best within {FLAT} of the quarter "
+            "before's)",
         )
         payload |= {"cells": cells, "summary": table}
     write_json(args.json, payload)

@@ -213,6 +213,52 @@ def test_dense_bench_says_so_when_no_cell_finished(tmp_path):
     )
 
 
+def _cells(head: str, seeds: dict[int, list[float]]) -> dict:
+    """A --json file's content as dense_bench writes it: one cell a seed with its curve."""
+    return {"cells": [
+        {"task": "segment", "scenes": "digits", "head": head, "seed": seed, "curve": curve,
+         "score": curve[-1], "flat": abs(max(curve[-1:]) - max(curve[-2:-1])) < 0.5,
+         "images_per_s": 100.0, "params_M": 1.8, "GMACs": 0.1}
+        for seed, curve in seeds.items()
+    ]}  # fmt: skip
+
+
+def test_dense_bench_tables_cells_run_apart(monkeypatch, tmp_path):
+    """--table gives one row a head from cells run a seed at a time; a seed twice, seeds of
+    unequal length or a foreign file each stop with one line naming the file."""
+    files = {
+        "a": _cells("uper", {0: [10.0, 20.0, 30.0, 30.2]}),
+        "b": _cells("uper", {1: [10.0, 20.0, 30.0, 34.0]}) | {"machine": "x"},
+        "c": _cells("gnuper", {0: [12.0, 25.0, 40.0, 40.1], 1: [11.0, 24.0, 38.0, 38.1]}),
+    }
+    for name, payload in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(payload))
+    out = tmp_path / "table.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "dense_bench.py"), "--table",
+         *(str(tmp_path / f"{n}.json") for n in files), "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {r["head"]: r for r in json.loads(out.read_text())["summary"]}
+    assert rows["uper"]["seeds"] == 2 and rows["uper"]["mean"] == pytest.approx(32.1)
+    assert rows["uper"]["sd"] == pytest.approx(math.sqrt(2 * 1.9**2))
+    assert (rows["uper"]["flat"], rows["gnuper"]["flat"]) == (1, 2)
+    assert rows["gnuper"]["mean"] == pytest.approx(39.1)
+    assert "costs" not in json.loads(out.read_text())  # --table trains and times nothing
+
+    bench = _dense_bench(monkeypatch)
+    (tmp_path / "again.json").write_text(json.dumps(_cells("uper", {1: [1.0, 2.0, 3.0, 4.0]})))
+    (tmp_path / "short.json").write_text(json.dumps(_cells("uper", {2: [1.0, 2.0]})))
+    (tmp_path / "foreign.json").write_text(json.dumps({"summary": []}))
+    with pytest.raises(SystemExit, match=r"again.json: segment digits uper seed 1 is also in"):
+        bench.read_cells([tmp_path / "b.json", tmp_path / "again.json"])
+    with pytest.raises(SystemExit, match=r"short.json: .* trained 2 epochs, its other seeds 4"):
+        bench.read_cells([tmp_path / "a.json", tmp_path / "short.json"])
+    with pytest.raises(SystemExit, match=r"foreign.json: expected a dense_bench --json file"):
+        bench.read_cells([tmp_path / "foreign.json"])
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` still runs (a zombie, exited but not yet reaped, does not)."""
     try:
