@@ -29,7 +29,11 @@ and sample standard deviation over seeds of the final score, whether the curve
 flattened (its best over the last quarter of the epochs within ``FLAT`` points of its
 best over the quarter before),
 the parameters and MACs of the trained model, and the images/s of its training on
-the machine that ran it. ``--jobs`` cells train at once (one thread each).
+the machine that ran it. ``--jobs`` cells train at once (one thread each), each loading
+its scenes in-process (``--workers 0``, the default: the CPU runs) or in ``--workers``
+loader processes of its own (on a GPU, where decoding and cropping the digit scenes
+would otherwise leave the GPU waiting; the random crops then differ from an in-process
+run's, so compare such cells among themselves).
 
 Ctrl-C or a kill (SIGTERM) stops the benchmark with its cells: each running cell stops
 at its next update and saves a checkpoint (under ``--runs``), and the finished ones are
@@ -218,6 +222,10 @@ def write_digit_coco(root: Path, counts: tuple[int, int] = _COUNTS, seed: int = 
 def _cell(cell: dict) -> dict:
     """Train one (task, scenes, head, seed) cell; returns its scores and curve."""
     torch.set_num_threads(1)
+    if cell.get("workers") and "fork" in multiprocessing.get_all_start_methods():
+        # This spawned cell would spawn its loader processes too, anew every epoch (a
+        # few seconds each); forked ones start at once and never touch CUDA.
+        multiprocessing.set_start_method("fork", force=True)
     from hornet_ref.train import TrainConfig, fit
 
     data = "builtin" if cell["scenes"] == "shapes" else cell["folder"]
@@ -236,7 +244,7 @@ def _cell(cell: dict) -> dict:
         start = time.perf_counter()
         config = TrainConfig(
             task=cell["task"], head=cell["head"], data=data, epochs=cell["epochs"],
-            seed=cell["seed"], workers=0, out=str(out), progress=False,
+            seed=cell["seed"], workers=cell.get("workers", 0), out=str(out), progress=False,
             device=cell["device"], **extra,
         )  # fmt: skip
         result = fit(config)
@@ -283,7 +291,8 @@ def plan_cells(
                         cells.append(
                             dict(task=task, scenes=scenes, head=head, seed=seed,
                                  epochs=args.epochs[task], device=args.device,
-                                 folder=str(folder), counts=counts, runs=args.runs)
+                                 folder=str(folder), counts=counts, runs=args.runs,
+                                 workers=args.workers)
                         )  # fmt: skip
     return cells
 
@@ -438,6 +447,9 @@ def main() -> None:
     parser.add_argument("--detect-epochs", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=1, help="cells trained at once")
     parser.add_argument(
+        "--workers", type=int, default=0, help="loader processes per cell (0: in-process)"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="a dry run: 128 / 32 scenes, 1 epoch, seed 0"
     )
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "dense_bench"))
@@ -450,6 +462,8 @@ def main() -> None:
         help="no training: table the cells of earlier runs' --json files together",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.workers < 0:
+        parser.error(f"--workers must be >= 0, got {args.workers}")
     if args.table:  # only the table of cells trained before
         args.no_costs, args.defaults = True, False
     if args.quick:

@@ -181,10 +181,11 @@ def test_dense_bench_plans_every_cell_but_the_skipped(monkeypatch):
     args = argparse.Namespace(
         tasks=["segment", "detect"], scenes=["shapes", "digits"],
         heads=["fpn", "horfpn", "uper", "gnuper"], seeds=[0, 1], skip=[],
-        epochs={"segment": 2, "detect": 1}, device="cpu", runs=None,
+        epochs={"segment": 2, "detect": 1}, device="cpu", runs=None, workers=2,
     )  # fmt: skip
     folders = {"segment": "ade", "detect": "coco"}
     cells = bench.plan_cells(args, folders, (8, 4))
+    assert {c["workers"] for c in cells} == {2}  # --workers reaches every cell's loader
     names = {(c["task"], c["scenes"], c["head"]) for c in cells}
     assert len(cells) == 2 * len(names) and len(names) == 4 * 2 + 2 * 2
     assert {c["folder"] for c in cells if c["task"] == "detect"} == {"coco"}
