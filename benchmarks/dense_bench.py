@@ -7,6 +7,7 @@
     python benchmarks/dense_bench.py --skip segment-shapes-fpn --runs RUNS  # leave a cell out;
                                                       # keep every run's metrics.jsonl
     python benchmarks/dense_bench.py --table A.json B.json   # cells run apart, one table
+                                                             # (two schedules: the gain)
 
 **Costs.** Each pair on the same backbone maps at the same input size: the decoder's
 parameters, its MACs (hornet_ref.flops.count_flops of the whole segmenter minus the
@@ -29,11 +30,16 @@ and sample standard deviation over seeds of the final score, whether the curve
 flattened (its best over the last quarter of the epochs within ``FLAT`` points of its
 best over the quarter before),
 the parameters and MACs of the trained model, and the images/s of its training on
-the machine that ran it. ``--jobs`` cells train at once (one thread each), each loading
-its scenes in-process (``--workers 0``, the default: the CPU runs) or in ``--workers``
-loader processes of its own (on a GPU, where decoding and cropping the digit scenes
-would otherwise leave the GPU waiting; the random crops then differ from an in-process
-run's, so compare such cells among themselves).
+the machine that ran it. A head trained at two schedules (``--table`` of both runs' files)
+gets a row each, the longer with its gain over the shorter: under the cosine schedule a
+curve flattens whenever the learning rate reaches zero, so the gain when the schedule
+doubles, not the flat test, says whether a head has learnt what it can.
+
+``--jobs`` cells train at once (one thread each), each loading its scenes in-process
+(``--workers 0``, the default: the CPU runs) or in ``--workers`` loader processes of its
+own (on a GPU, where decoding and cropping the digit scenes would otherwise leave the GPU
+waiting; the random crops then differ from an in-process run's, so compare such cells
+among themselves).
 
 Ctrl-C or a kill (SIGTERM) stops the benchmark with its cells: each running cell stops
 at its next update and saves a checkpoint (under ``--runs``), and the finished ones are
@@ -369,38 +375,56 @@ def _train(args: argparse.Namespace) -> tuple[list[dict], bool]:
 
 
 def summarise(cells: list[dict]) -> list[dict]:
-    """One row per (task, scenes, head): mean, sd, min-max over seeds, flat seeds."""
+    """One row per (task, scenes, head, epochs): mean, sd, min-max over seeds, flat seeds,
+    and ``gain``, the mean's change from the same head's next shorter schedule in
+    ``cells`` (None where there is none). Under a cosine schedule every curve flattens as
+    the learning rate reaches zero, so "flat" alone does not say that the head has learnt
+    all it can: a gain within the spread when the schedule doubles does."""
     groups: dict[tuple, list[dict]] = {}
     for c in cells:
-        groups.setdefault((c["task"], c["scenes"], c["head"]), []).append(c)
+        groups.setdefault((c["task"], c["scenes"], c["head"], len(c["curve"])), []).append(c)
+    first = {}  # the heads in the order they come, each head's schedules shortest first
+    for key in groups:
+        first.setdefault(key[:3], len(first))
     rows = []
-    for (task, scenes, head), cs in groups.items():
+    for (task, scenes, head, epochs), cs in sorted(
+        groups.items(), key=lambda kv: (first[kv[0][:3]], kv[0][3])
+    ):
         scores = [c["score"] for c in cs]
         row = {
             "task": task,
             "scenes": scenes,
             "head": head,
+            "epochs": epochs,
             "seeds": len(cs),
             "mean": statistics.mean(scores),
             "sd": statistics.stdev(scores) if len(scores) > 1 else 0.0,
             "min": min(scores),
             "max": max(scores),
             "flat": sum(c["flat"] for c in cs),
+            "gain": None,
             "params_M": cs[0]["params_M"],
             "GMACs": cs[0].get("GMACs", float("nan")),
             "images_per_s": statistics.median(c["images_per_s"] for c in cs),
         }
         if "val_mask_map" in cs[0]:
             row["mask_mean"] = statistics.mean(c["val_mask_map"] for c in cs)
+        shorter = rows[-1] if rows else None  # sorted: the same head's previous schedule
+        if shorter and (shorter["task"], shorter["scenes"], shorter["head"]) == (
+            task,
+            scenes,
+            head,
+        ):
+            row["gain"] = row["mean"] - shorter["mean"]
         rows.append(row)
     return rows
 
 
 def read_cells(paths: list[Path]) -> list[dict]:
-    """The cells of earlier runs' ``--json`` files, to be tabled together (a head or a seed
-    run at a time). Each (task, scenes, head, seed) may come once, and the seeds of a head
-    must have trained for the same epochs; anything else stops with one line."""
-    cells, seen, epochs = [], {}, {}
+    """The cells of earlier runs' ``--json`` files, to be tabled together (a head, a seed
+    or a schedule run at a time). Each (task, scenes, head, seed, epochs) may come once;
+    anything else stops with one line."""
+    cells, seen = [], {}
     for path in paths:
         try:
             found = json.loads(Path(path).read_text())["cells"]
@@ -408,16 +432,13 @@ def read_cells(paths: list[Path]) -> list[dict]:
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise SystemExit(f"{path}: expected a dense_bench --json file with trained cells "
                              f"({type(error).__name__}: {error})") from None  # fmt: skip
-        for cell, (*name, seed, length) in zip(found, keys, strict=True):
-            label = " ".join(name)
-            if (*name, seed) in seen:
-                raise SystemExit(f"{path}: {label} seed {seed} is also in {seen[(*name, seed)]}")
-            if epochs.setdefault(label, length) != length:
+        for cell, key in zip(found, keys, strict=True):
+            if key in seen:
+                *name, seed, epochs = key
                 raise SystemExit(
-                    f"{path}: {label} seed {seed} trained {length} epochs, its other seeds "
-                    f"{epochs[label]}; table like with like"
+                    f"{path}: {' '.join(name)} seed {seed} ({epochs} epochs) is also in {seen[key]}"
                 )
-            seen[(*name, seed)] = path
+            seen[key] = path
             cells.append(cell)
     return cells
 
@@ -495,7 +516,6 @@ def main() -> None:
         if args.table:
             cells = read_cells(args.table)
             seeds = sorted({c["seed"] for c in cells})
-            epochs = " / ".join(sorted({str(len(c["curve"])) for c in cells}))
         else:
             cells, stopped = _train(args)
             if not cells:
@@ -504,15 +524,15 @@ def main() -> None:
                     if stopped
                     else "no cell finished (each cell's error is printed above)"
                 )
-            seeds, epochs = args.seeds, f"{args.segment_epochs} / {args.detect_epochs}"
+            seeds = args.seeds
         table = summarise(cells)
         print_table(
             table,
-            ["task", "scenes", "head", "seeds", "mean", "sd", "min", "max", "flat"]
-            + ["params_M", "GMACs", "images_per_s"],
-            f"val mIoU / box mAP (%) at the end, seeds {seeds}, {epochs} epochs; flat: "
-            f"seeds whose curve flattened (last quarter's best within {FLAT} of the quarter "
-            "before's)",
+            ["task", "scenes", "head", "epochs", "seeds", "mean", "sd", "min", "max", "flat"]
+            + ["gain", "params_M", "GMACs", "images_per_s"],
+            f"val mIoU / box mAP (%) at the end, seeds {seeds}; flat: seeds whose curve "
+            f"flattened (last quarter's best within {FLAT} of the quarter before's); gain: "
+            "the mean's change from the same head's next shorter schedule",
         )
         payload |= {"cells": cells, "summary": table}
     write_json(args.json, payload)

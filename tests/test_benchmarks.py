@@ -225,8 +225,8 @@ def _cells(head: str, seeds: dict[int, list[float]]) -> dict:
 
 
 def test_dense_bench_tables_cells_run_apart(monkeypatch, tmp_path):
-    """--table gives one row a head from cells run a seed at a time; a seed twice, seeds of
-    unequal length or a foreign file each stop with one line naming the file."""
+    """--table gives one row a head and schedule from cells run a seed at a time; a seed
+    twice or a foreign file each stop with one line naming the file."""
     files = {
         "a": _cells("uper", {0: [10.0, 20.0, 30.0, 30.2]}),
         "b": _cells("uper", {1: [10.0, 20.0, 30.0, 34.0]}) | {"machine": "x"},
@@ -252,10 +252,16 @@ def test_dense_bench_tables_cells_run_apart(monkeypatch, tmp_path):
     (tmp_path / "again.json").write_text(json.dumps(_cells("uper", {1: [1.0, 2.0, 3.0, 4.0]})))
     (tmp_path / "short.json").write_text(json.dumps(_cells("uper", {2: [1.0, 2.0]})))
     (tmp_path / "foreign.json").write_text(json.dumps({"summary": []}))
-    with pytest.raises(SystemExit, match=r"again.json: segment digits uper seed 1 is also in"):
+    with pytest.raises(
+        SystemExit, match=r"again.json: segment digits uper seed 1 \(4 epochs\) is also in"
+    ):
         bench.read_cells([tmp_path / "b.json", tmp_path / "again.json"])
-    with pytest.raises(SystemExit, match=r"short.json: .* trained 2 epochs, its other seeds 4"):
-        bench.read_cells([tmp_path / "a.json", tmp_path / "short.json"])
+    # A schedule of another length is a row of its own, and the longer row says how much
+    # the longer schedule gained: what tells "learnt all it can" from "flat as lr -> 0".
+    cells = bench.read_cells([tmp_path / "a.json", tmp_path / "b.json", tmp_path / "short.json"])
+    rows = {r["epochs"]: r for r in bench.summarise(cells)}
+    assert (rows[2]["seeds"], rows[4]["seeds"]) == (1, 2)
+    assert rows[2]["gain"] is None and rows[4]["gain"] == pytest.approx(32.1 - 2.0)
     with pytest.raises(SystemExit, match=r"foreign.json: expected a dense_bench --json file"):
         bench.read_cells([tmp_path / "foreign.json"])
 
