@@ -386,10 +386,9 @@ def summarise(cells: list[dict]) -> list[dict]:
     first = {}  # the heads in the order they come, each head's schedules shortest first
     for key in groups:
         first.setdefault(key[:3], len(first))
-    rows = []
-    for (task, scenes, head, epochs), cs in sorted(
-        groups.items(), key=lambda kv: (first[kv[0][:3]], kv[0][3])
-    ):
+    rows, shorter = [], None  # shorter: the previous row's head and mean
+    order = sorted(groups.items(), key=lambda kv: (first[kv[0][:3]], kv[0][3]))
+    for (task, scenes, head, epochs), cs in order:
         scores = [c["score"] for c in cs]
         row = {
             "task": task,
@@ -409,13 +408,9 @@ def summarise(cells: list[dict]) -> list[dict]:
         }
         if "val_mask_map" in cs[0]:
             row["mask_mean"] = statistics.mean(c["val_mask_map"] for c in cs)
-        shorter = rows[-1] if rows else None  # sorted: the same head's previous schedule
-        if shorter and (shorter["task"], shorter["scenes"], shorter["head"]) == (
-            task,
-            scenes,
-            head,
-        ):
-            row["gain"] = row["mean"] - shorter["mean"]
+        if shorter and shorter[0] == (task, scenes, head):  # its next shorter schedule
+            row["gain"] = row["mean"] - shorter[1]
+        shorter = ((task, scenes, head), row["mean"])
         rows.append(row)
     return rows
 
