@@ -228,7 +228,7 @@ def write_digit_coco(root: Path, counts: tuple[int, int] = _COUNTS, seed: int = 
 def _cell(cell: dict) -> dict:
     """Train one (task, scenes, head, seed) cell; returns its scores and curve."""
     torch.set_num_threads(1)
-    if cell.get("workers") and "fork" in multiprocessing.get_all_start_methods():
+    if cell["workers"] and "fork" in multiprocessing.get_all_start_methods():
         # This spawned cell would spawn its loader processes too, anew every epoch (a
         # few seconds each); forked ones start at once and never touch CUDA.
         multiprocessing.set_start_method("fork", force=True)
@@ -250,7 +250,7 @@ def _cell(cell: dict) -> dict:
         start = time.perf_counter()
         config = TrainConfig(
             task=cell["task"], head=cell["head"], data=data, epochs=cell["epochs"],
-            seed=cell["seed"], workers=cell.get("workers", 0), out=str(out), progress=False,
+            seed=cell["seed"], workers=cell["workers"], out=str(out), progress=False,
             device=cell["device"], **extra,
         )  # fmt: skip
         result = fit(config)
