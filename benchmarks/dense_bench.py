@@ -369,8 +369,14 @@ def _train(args: argparse.Namespace) -> tuple[list[dict], bool]:
         stopped = True
         print(f"stopped: {len(rows)} of {len(cells)} cells finished; the running ones stop "
               "at their next update, saving a checkpoint", flush=True)  # fmt: skip
-    finally:
         stop_pool(pool)
+    except BaseException:
+        stop_pool(pool)
+        raise
+    else:
+        # Every cell has ended: a plain shutdown, since terminating idle workers left the
+        # executor's exit hook writing to a closed pipe (a traceback after the table).
+        pool.shutdown(wait=True)
     return rows, stopped
 
 
