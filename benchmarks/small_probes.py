@@ -5,6 +5,7 @@
     python benchmarks/small_probes.py --change conv-stem                  # overlapping stem
     python benchmarks/small_probes.py --change none --seeds 2             # the variant as it is
     python benchmarks/small_probes.py --change dense-conv                 # dense 3x3 for 7x7 dw
+    python benchmarks/small_probes.py --change order-1 --seeds 0 1 2      # gnConv order 1 only
     python benchmarks/small_probes.py --folder patches --model hornet_nano_7x7 --change none \
         --rand-augment 5 --mixup 0.2 --crop-scale 0.08 --drop-path 0.1   # recipe values given
     python benchmarks/small_probes.py --folder patches --model hornet_nano_7x7 --change depth
@@ -23,6 +24,8 @@ is changed, as ``--change`` says:
   (3 -> C/2 -> C channels, a LayerNorm after each, a GELU between; stride 4 in all);
 - ``dense-conv``: each gnConv's depthwise 7x7 convolution f, over its S channels, replaced
   by a dense 3x3 convolution S -> S (ResNet's kind of spatial mixing; the gates stay);
+- ``order-1``, ``order-2``: every stage's gnConv of that order n (nano's orders are the
+  paper's 2, 3, 4, 5): fewer, wider gates on a small folder;
 - ``none``: no change (the baseline, trained in the same process as the probes).
 
 One JSON line a run is printed and appended to ``--json``: the final top-1 and the EMA's,
@@ -46,7 +49,7 @@ from torch import nn
 from hornet_ref.gnconv import GnConv, LayerNorm2d
 from hornet_ref.hornet import model_config
 
-CHANGES = ("none", "depth", "batch-norm", "conv-stem", "dense-conv")
+CHANGES = ("none", "depth", "batch-norm", "conv-stem", "dense-conv", "order-1", "order-2")
 
 
 def _batch_norm(net: nn.Module) -> None:
@@ -86,6 +89,8 @@ def changed(create, change: str):
     def create_changed(name: str, **kwargs) -> nn.Module:
         if change == "depth":
             kwargs["depths"] = tuple(2 * d for d in model_config(name).depths)
+        elif change.startswith("order-"):
+            kwargs["orders"] = int(change.removeprefix("order-"))  # the same n in every stage
         net = create(name, **kwargs)
         if change == "batch-norm":
             _batch_norm(net)

@@ -309,9 +309,10 @@ def _small_probes(monkeypatch):
 
 
 def test_each_probe_changes_only_what_it_names(monkeypatch):
-    """depth doubles every stage's blocks; batch-norm swaps each channels-first
-    LayerNorm (4 + blocks of them) for a BatchNorm2d; conv-stem keeps the stem's stride
-    4; none builds the variant as it is. The named variant's config is not touched."""
+    """depth doubles every stage's blocks; order-n sets every gnConv's order; batch-norm
+    swaps each channels-first LayerNorm (4 + blocks of them) for a BatchNorm2d; conv-stem
+    keeps the stem's stride 4; none builds the variant as it is. The named variant's
+    config is not touched."""
     from torch import nn
 
     from hornet_ref import create_model, model_config
@@ -343,7 +344,11 @@ def test_each_probe_changes_only_what_it_names(monkeypatch):
         s = sum(g.dims)
         assert (g.dwconv.in_channels, g.dwconv.out_channels, g.dwconv.groups) == (s, s, 1)
         assert g.dwconv.kernel_size == (3, 3)
-    for net in (plain, bn, stem, dense):
+    for n in (1, 2):  # every gnConv of order n: n gates, d_0 = C / 2**(n-1)
+        low = build(f"order-{n}")
+        orders = [m.order for m in low.modules() if type(m).__name__ == "GnConv"]
+        assert low.config.orders == (n,) * 4 and orders == [n] * blocks
+    for net in (plain, bn, stem, dense, low):
         assert net.eval()(x).shape == (2, 10)
         assert net.forward_intermediates(x, intermediates_only=True)[0].shape == (2, 32, 16, 16)
     assert model_config(name) == before
