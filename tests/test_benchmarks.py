@@ -344,11 +344,11 @@ def test_each_probe_changes_only_what_it_names(monkeypatch):
         s = sum(g.dims)
         assert (g.dwconv.in_channels, g.dwconv.out_channels, g.dwconv.groups) == (s, s, 1)
         assert g.dwconv.kernel_size == (3, 3)
-    for n in (1, 2):  # every gnConv of order n: n gates, d_0 = C / 2**(n-1)
-        low = build(f"order-{n}")
+    lows = [build(f"order-{n}") for n in (1, 2)]  # every gnConv of order n
+    for n, low in zip((1, 2), lows):
         orders = [m.order for m in low.modules() if type(m).__name__ == "GnConv"]
         assert low.config.orders == (n,) * 4 and orders == [n] * blocks
-    for net in (plain, bn, stem, dense, low):
+    for net in (plain, bn, stem, dense, *lows):
         assert net.eval()(x).shape == (2, 10)
         assert net.forward_intermediates(x, intermediates_only=True)[0].shape == (2, 32, 16, 16)
     assert model_config(name) == before
