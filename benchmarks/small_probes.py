@@ -24,8 +24,8 @@ is changed, as ``--change`` says:
   (3 -> C/2 -> C channels, a LayerNorm after each, a GELU between; stride 4 in all);
 - ``dense-conv``: each gnConv's depthwise 7x7 convolution f, over its S channels, replaced
   by a dense 3x3 convolution S -> S (ResNet's kind of spatial mixing; the gates stay);
-- ``order-1``, ``order-2``: every stage's gnConv of that order n (nano's orders are the
-  paper's 2, 3, 4, 5): fewer, wider gates on a small folder;
+- ``order-1`` to ``order-5``: every stage's gnConv of that order n (nano's orders are the
+  paper's 2, 3, 4, 5 by stage);
 - ``none``: no change (the baseline, trained in the same process as the probes).
 
 One JSON line a run is printed and appended to ``--json``: the final top-1 and the EMA's,
@@ -49,7 +49,8 @@ from torch import nn
 from hornet_ref.gnconv import GnConv, LayerNorm2d
 from hornet_ref.hornet import model_config
 
-CHANGES = ("none", "depth", "batch-norm", "conv-stem", "dense-conv", "order-1", "order-2")
+ORDERS = tuple(f"order-{n}" for n in range(1, 6))  # gnConv's order n, 1 to 5
+CHANGES = ("none", "depth", "batch-norm", "conv-stem", "dense-conv", *ORDERS)
 
 
 def _batch_norm(net: nn.Module) -> None:

@@ -344,8 +344,8 @@ def test_each_probe_changes_only_what_it_names(monkeypatch):
         s = sum(g.dims)
         assert (g.dwconv.in_channels, g.dwconv.out_channels, g.dwconv.groups) == (s, s, 1)
         assert g.dwconv.kernel_size == (3, 3)
-    lows = [build(f"order-{n}") for n in (1, 2)]  # every gnConv of order n
-    for n, low in zip((1, 2), lows):
+    lows = [build(f"order-{n}") for n in (1, 2, 5)]  # every gnConv of order n
+    for n, low in zip((1, 2, 5), lows, strict=True):
         orders = [m.order for m in low.modules() if type(m).__name__ == "GnConv"]
         assert low.config.orders == (n,) * 4 and orders == [n] * blocks
     for net in (plain, bn, stem, dense, *lows):
