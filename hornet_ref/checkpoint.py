@@ -36,6 +36,7 @@ from .gnconv import resize_complex_weight
 __all__ = [
     "CheckpointError",
     "convert_checkpoint",
+    "gnconv_orders",
     "load_pretrained",
     "read_checkpoint",
     "read_state_dict",
@@ -242,6 +243,35 @@ def variants_that_fit(state: Mapping[str, Tensor]) -> list[str]:
     return [name for name, sig in _variant_signatures().items() if sig == wanted]
 
 
+def gnconv_orders(state: Mapping[str, Tensor]) -> tuple[int, ...] | None:
+    """Each stage's gnConv order, read from the weights: an order-n gnConv keeps n - 1
+    ``pws`` projections, so stage s has 1 + the ``pws`` count of its first block. None
+    for weights without a gnConv in every stage (not a HorNet, or one without gates)."""
+    orders = []
+    for stage in range(4):
+        block = f"stages.{stage}.0.gnconv."
+        if block + "proj_in.weight" not in state:
+            return None
+        pws = {
+            k.removeprefix(block + "pws.").split(".")[0]
+            for k in state
+            if k.startswith(block + "pws.")
+        }
+        orders.append(1 + len(pws))
+    return tuple(orders)
+
+
+def _orders_advice(state: Mapping[str, Tensor], own: Mapping[str, Tensor]) -> str | None:
+    theirs, mine = gnconv_orders(state), gnconv_orders(own)
+    if theirs is None or mine is None or theirs == mine:
+        return None
+    flag = str(theirs[0]) if len(set(theirs)) == 1 else ",".join(map(str, theirs))
+    return (
+        f"the checkpoint's gnConv orders by stage are {theirs}, the model's {mine}: pass "
+        f"orders={theirs} to create_model (--orders {flag} to train)"
+    )
+
+
 def _head_advice(state: Mapping[str, Tensor], own: Mapping[str, Tensor]) -> str | None:
     theirs, mine = state.get("head.weight"), own.get("head.weight")
     if theirs is None or mine is None or theirs.shape[0] == mine.shape[0]:
@@ -307,6 +337,9 @@ def load_pretrained(
         head = _head_advice(state, own)
         if head:
             lines.append(head)
+        orders = _orders_advice(state, own)
+        if orders:
+            lines.append(orders)
         if missing:
             lines.append(f"missing from checkpoint: {_describe(missing)}")
         if unexpected:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .checkpoint import load_pretrained
+from .checkpoint import gnconv_orders, load_pretrained
 from .hornet import HorNet, model_config
 from .pretrained import pretrained_cfg, pretrained_state_dict
 
@@ -32,7 +32,8 @@ def create_model(
     cache), or the file ``pretrained_cfg_overlay={"file": path}`` names, in any layout
     :func:`~hornet_ref.read_state_dict` reads. The head follows the file (the Large
     models keep their ImageNet-22K head) unless ``num_classes`` asks for another, which
-    is then fresh. Every model carries ``model.pretrained_cfg`` (see
+    is then fresh. So do the gnConv orders (a run trained with ``--orders 5``) unless
+    ``orders`` is given. Every model carries ``model.pretrained_cfg`` (see
     :func:`~hornet_ref.pretrained.pretrained_cfg`).
     """
     if pretrained:
@@ -56,6 +57,9 @@ def _with_published_weights(
     head = state.get("head.weight")
     file_classes = int(head.shape[0]) if head is not None else 0
     wanted = overrides.get("num_classes", file_classes)
+    orders = gnconv_orders(state)  # (2, 3, 4, 5) for the paper's; a run's --orders otherwise
+    if "orders" not in overrides and orders is not None and orders != base.orders:
+        overrides = {**overrides, "orders": orders}
     model = HorNet(model_config(name, **{**overrides, "num_classes": wanted}))
     load_pretrained(model, state, skip_head=wanted != file_classes)
     cfg["num_classes"] = file_classes

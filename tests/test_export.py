@@ -329,6 +329,25 @@ def test_cli_exports_onnx_and_checks_it_in_onnxruntime(tmp_path, capsys):
     assert error < 1e-4
 
 
+def test_cli_exports_a_checkpoint_trained_at_other_orders(tmp_path, capsys):
+    """A run's --orders 1,2,5,5 weights export as they were trained, head included."""
+    import onnxruntime as ort
+
+    from hornet_ref.cli import main
+
+    torch.manual_seed(0)
+    source = create_model("hornet_nano_7x7", orders=(1, 2, 5, 5), num_classes=7).eval()
+    weights, out = tmp_path / "orders.pth", tmp_path / "orders.onnx"
+    torch.save(source.state_dict(), weights)
+    argv = ["export", "--model", "hornet_nano_7x7", "--checkpoint", str(weights), "--out", str(out)]
+    assert main(argv) == 0 and "max relative error" in capsys.readouterr().out
+    x = torch.randn(2, 3, 32, 32)
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        torch.testing.assert_close(torch.from_numpy(logits), source(x), rtol=1e-4, atol=1e-5)
+
+
 def test_cli_export_keeps_the_exporters_chatter_out_of_the_terminal(tmp_path):
     """A fresh process, as a user runs it: the check and the file, nothing else; the
     exporter's logs come back with --verbose."""

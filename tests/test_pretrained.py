@@ -30,6 +30,7 @@ from hornet_ref import (
     load_pretrained,
     read_state_dict,
 )
+from hornet_ref.checkpoint import gnconv_orders
 from hornet_ref.cli import main
 from hornet_ref.pretrained import (
     Source,
@@ -502,6 +503,30 @@ def test_predict_reads_a_22k_head_through_the_1k_rows(tmp_path, capsys):
 
     assert main(base) == 0
     assert "class " in capsys.readouterr().out.splitlines()[1]
+
+
+def test_weights_trained_at_other_orders_load_at_those_orders(tmp_path, capsys):
+    source = _mini(seed=2, orders=(1, 2, 5, 5), num_classes=10)  # a run's --orders 1,2,5,5
+    weights = tmp_path / "orders.pth"
+    torch.save({"model": source.state_dict()}, weights)
+    assert gnconv_orders(source.state_dict()) == (1, 2, 5, 5)
+    assert gnconv_orders(_mini().state_dict()) == (2, 3, 4, 5)  # the paper's
+    assert gnconv_orders({"head.weight": torch.zeros(2, 4)}) is None
+
+    overlay = {"file": weights}
+    model = create_model("hornet_mini_7x7", pretrained=True, pretrained_cfg_overlay=overlay)
+    assert model.config.orders == (1, 2, 5, 5)
+    torch.testing.assert_close(_logits(model), _logits(source), rtol=0, atol=0)
+    advice = r"orders by stage are \(1, 2, 5, 5\), the model's \(2, 3, 4, 5\).*--orders 1,2,5,5"
+    with pytest.raises(CheckpointError, match=advice):  # a given orders= wins, and is told
+        create_model(
+            "hornet_mini_7x7", pretrained=True, pretrained_cfg_overlay=overlay, orders=(2, 3, 4, 5)
+        )
+    image = _photographs(str(tmp_path))[:1]
+    assert (
+        main(["predict", *image, "--model", "hornet_mini_7x7", "--checkpoint", str(weights)]) == 0
+    )
+    assert len(capsys.readouterr().out.splitlines()) == 6  # the path and its top 5
 
 
 def test_predict_reports_a_bad_image_in_one_line(tmp_path, capsys):

@@ -37,7 +37,7 @@ def _exporter_quiet(verbose: bool) -> Iterator[None]:
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..checkpoint import CheckpointError, load_pretrained
+    from ..checkpoint import CheckpointError
     from ..export import (
         ExportDependencyError,
         export_onnx,
@@ -54,9 +54,11 @@ def _export(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():  # before the minutes an export of a large model takes
         return _fail(f"cannot write {out}: the folder {out.parent} does not exist", 2)
     try:
-        model = create_model(args.model)
-        if args.checkpoint is not None:
-            load_pretrained(model, args.checkpoint)
+        if args.checkpoint is None:
+            model = create_model(args.model)
+        else:  # the file's head and gnConv orders (a run trained with --orders) are kept
+            overlay = {"file": args.checkpoint}
+            model = create_model(args.model, pretrained=True, pretrained_cfg_overlay=overlay)
         model.eval()
         if args.format == "onnx":
             with _exporter_quiet(args.verbose):
