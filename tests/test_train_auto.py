@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
+from hornet_ref import CheckpointError
 from hornet_ref.train import TrainConfig, fit
 from hornet_ref.train.auto import (
     EMA_SHARE,
@@ -252,6 +254,25 @@ def test_a_given_model_or_img_size_wins_and_the_other_is_chosen_to_suit(tmp_path
     config, line = _chosen(data, model="hornet_tiny_7x7", img_size=64)
     assert (config.model, config.img_size) == ("hornet_tiny_7x7", 64)
     assert "(--model and --img-size given)" in line
+
+
+def test_weights_trained_at_other_orders_are_fine_tuned_at_them(tmp_path):
+    """--finetune FILE of a run trained with --orders builds the run's network at the
+    file's orders; a given --orders wins (and a mismatch is then told when loading)."""
+    from hornet_ref import create_model
+
+    data = _folder(tmp_path / "data", (32,) * 2)
+    weights = tmp_path / "orders.pth"
+    torch.save(
+        create_model("hornet_nano_7x7", orders=(1, 2, 5, 5), num_classes=2).state_dict(), weights
+    )
+    config = TrainConfig(
+        data=data, finetune=str(weights), batch_size=4, epochs=1, out=str(tmp_path / "run"),
+        progress=False, workers=0,
+    )  # fmt: skip
+    assert fit(config).config.orders == "1,2,5,5"
+    with pytest.raises(CheckpointError, match=r"--orders 1,2,5,5 to train"):
+        fit(replace(config, orders="3", out=str(tmp_path / "told")))
 
 
 def test_a_named_recipe_and_the_built_in_data_keep_the_default_model_and_side(tmp_path):

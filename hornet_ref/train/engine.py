@@ -56,11 +56,12 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ..checkpoint import CheckpointError, gnconv_orders, read_state_dict
 from ..flops import count_params
 from ..hornet import list_models, model_config
 from .auto import ema_horizon
 from .checkpointing import FORMAT, capture_rng, restore_rng, save_atomic
-from .config import ConfigError, TrainConfig, explain, resolve
+from .config import DEFAULT_MODEL, ConfigError, TrainConfig, explain, resolve
 from .data import Datasets, build_loaders, default_workers
 from .distributed import Process, all_reduce_sum, setup, teardown
 from .history import save_curves, write_metrics
@@ -224,15 +225,31 @@ def _names_variant(finetune: str) -> bool:
 
 
 def _finetune_model(config: TrainConfig) -> TrainConfig:
-    """``--finetune NAME`` trains the variant NAME: ``--model`` may only agree with it."""
-    if config.finetune is None or not _names_variant(config.finetune):
+    """``--finetune NAME`` trains the variant NAME: ``--model`` may only agree with it.
+    A ``--finetune`` file trained at other gnConv orders (``--orders``, or auto's at 128
+    px) is fine-tuned at those orders unless ``--orders`` is given."""
+    if config.finetune is None:
         return config
+    if not _names_variant(config.finetune):
+        return _file_orders(config)
     if config.model not in (None, config.finetune):
         raise ConfigError(
             f"--finetune {config.finetune} fine-tunes that variant, but --model is "
             f"{config.model}; drop --model or pass a weights file to --finetune"
         )
     return replace(config, model=config.finetune)
+
+
+def _file_orders(config: TrainConfig) -> TrainConfig:
+    if config.orders is not None or not Path(config.finetune).is_file():
+        return config
+    try:
+        orders = gnconv_orders(read_state_dict(config.finetune))
+    except CheckpointError:  # reported in one line when the weights are loaded
+        return config
+    if orders is None or orders == model_config(config.model or DEFAULT_MODEL).orders:
+        return config
+    return replace(config, orders=",".join(map(str, orders)))
 
 
 @dataclass
