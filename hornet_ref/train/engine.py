@@ -226,8 +226,8 @@ def _names_variant(finetune: str) -> bool:
 
 def _finetune_model(config: TrainConfig) -> TrainConfig:
     """``--finetune NAME`` trains the variant NAME: ``--model`` may only agree with it.
-    A ``--finetune`` file trained at other gnConv orders (``--orders``, or auto's at 128
-    px) is fine-tuned at those orders unless ``--orders`` is given."""
+    A ``--finetune`` file trained at other gnConv orders (a run's ``--orders``) is
+    fine-tuned at those orders unless ``--orders`` is given."""
     if config.finetune is None:
         return config
     if not _names_variant(config.finetune):
@@ -247,7 +247,8 @@ def _file_orders(config: TrainConfig) -> TrainConfig:
         orders = gnconv_orders(read_state_dict(config.finetune))
     except CheckpointError:  # reported in one line when the weights are loaded
         return config
-    if orders is None or orders == model_config(config.model or DEFAULT_MODEL).orders:
+    model = config.model if config.model in list_models() else DEFAULT_MODEL  # bad: told later
+    if orders is None or orders == model_config(model).orders:
         return config
     return replace(config, orders=",".join(map(str, orders)))
 
