@@ -350,13 +350,30 @@ def test_a_lock_left_by_a_killed_run_is_taken_over_and_released(tmp_path, capsys
 
 
 def test_two_runs_started_together_on_one_folder_one_is_refused(tmp_path):
-    """Two processes race for the lock (O_CREAT | O_EXCL): one trains, one is refused."""
-    out = tmp_path / "run"
-    argv = [sys.executable, "-m", "hornet_ref.cli", "train", "--model", "hornet_mini_7x7"]
-    argv += ["--train-samples", "64", "--val-samples", "32", "--epochs", "1", "--no-progress"]
-    argv += ["--out", str(out), "--threads", "1"]
+    """Two processes race for the lock (O_CREAT | O_EXCL): one trains, one is refused.
+    Both import first and start together on a signal file, so neither can finish before
+    the other asks for the lock (a slow start let both train in turn)."""
+    out, go = tmp_path / "run", tmp_path / "go"
+    args = ["train", "--model", "hornet_mini_7x7", "--train-samples", "64", "--val-samples"]
+    args += ["32", "--epochs", "1", "--no-progress", "--out", str(out), "--threads", "1"]
+    start = (
+        "import pathlib, sys, time; import torch; from hornet_ref.cli import main\n"
+        f"pathlib.Path({str(tmp_path)!r}, sys.argv[1]).touch()\n"
+        f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.01)\n"
+        f"sys.exit(main({args!r}))"
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    runs = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", start, f"ready{i}"], stderr=subprocess.PIPE, text=True, env=env
+        )
+        for i in range(2)
+    ]
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready{i}").exists() for i in range(2)):
+        assert time.monotonic() < deadline, "the two runs did not start"
+        time.sleep(0.05)
+    go.touch()
     codes, errors = zip(*[(p.wait(timeout=300), p.stderr.read()) for p in runs], strict=True)
     assert sorted(codes) == [0, 2], errors
     refused = errors[codes.index(2)]
