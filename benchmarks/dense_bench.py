@@ -6,6 +6,8 @@
     python benchmarks/dense_bench.py --device cuda --jobs 12 --no-costs   # the training on a GPU
     python benchmarks/dense_bench.py --skip segment-shapes-fpn --runs RUNS  # leave a cell out;
                                                       # keep every run's metrics.jsonl
+    python benchmarks/dense_bench.py --runs RUNS --resume ...  # go on from the checkpoints
+                                                      # of a run stopped part-way
     python benchmarks/dense_bench.py --table A.json B.json   # cells run apart, one table
                                                              # (two schedules: the gain)
 
@@ -44,7 +46,9 @@ among themselves).
 Ctrl-C or a kill (SIGTERM) stops the benchmark with its cells: each running cell stops
 at its next update and saves a checkpoint (under ``--runs``), and the finished ones are
 tabled; after a ``kill -9`` the workers notice their parent is gone and end within a
-second.
+second. The same command with ``--resume`` continues each stopped cell from its checkpoint
+(a cell longer than a session, over several; ``train_seconds`` in the --json sums the
+training of every session).
 """
 
 from __future__ import annotations
@@ -233,6 +237,7 @@ def _cell(cell: dict) -> dict:
         # few seconds each); forked ones start at once and never touch CUDA.
         multiprocessing.set_start_method("fork", force=True)
     from hornet_ref.train import TrainConfig, fit
+    from hornet_ref.train.engine import CHECKPOINT
 
     data = "builtin" if cell["scenes"] == "shapes" else cell["folder"]
     if data == "builtin":
@@ -247,11 +252,15 @@ def _cell(cell: dict) -> dict:
         # --runs keeps each run folder: its metrics.jsonl holds the curve so far even
         # when the benchmark is stopped before the cell ends.
         out = Path(cell["runs"]) / name if cell["runs"] else Path(tmp) / "run"
+        # --resume: a cell stopped part-way (Ctrl-C, a session's end) goes on from its
+        # last checkpoint; the engine puts back its schedule and generators, so the
+        # curve is the one an unbroken run draws.
+        resume = bool(cell.get("resume")) and (out / CHECKPOINT).is_file()
         start = time.perf_counter()
         config = TrainConfig(
             task=cell["task"], head=cell["head"], data=data, epochs=cell["epochs"],
             seed=cell["seed"], workers=cell["workers"], out=str(out), progress=False,
-            device=cell["device"], **extra,
+            device=cell["device"], resume=resume, **extra,
         )  # fmt: skip
         result = fit(config)
         seconds = time.perf_counter() - start
@@ -265,7 +274,9 @@ def _cell(cell: dict) -> dict:
         "score": curve[-1],
         "curve": curve,
         "flat": abs(last - before) < FLAT,
-        "seconds": seconds,
+        "seconds": seconds,  # this session's wall time, validation included
+        "train_seconds": sum(h["seconds"] for h in history),  # every session's training
+        "resumed": resume,
         "images_per_s": statistics.median(h["images_per_sec"] for h in history),
         "params_M": count_params(net) / 1e6,
         "model": result.config.model,
@@ -298,7 +309,7 @@ def plan_cells(
                             dict(task=task, scenes=scenes, head=head, seed=seed,
                                  epochs=args.epochs[task], device=args.device,
                                  folder=str(folder), counts=counts, runs=args.runs,
-                                 workers=args.workers)
+                                 workers=args.workers, resume=args.resume)
                         )  # fmt: skip
     return cells
 
@@ -480,12 +491,19 @@ def main() -> None:
         "--runs", default=None, help="keep each cell's run folder (metrics.jsonl) under this folder"
     )
     parser.add_argument(
+        "--resume", action="store_true",
+        help="continue each cell whose run folder under --runs holds a checkpoint "
+        "(a benchmark stopped part-way); the others start afresh",
+    )  # fmt: skip
+    parser.add_argument(
         "--table", nargs="+", type=Path, default=None, metavar="JSON",
         help="no training: table the cells of earlier runs' --json files together",
     )  # fmt: skip
     args = parser.parse_args()
     if args.workers < 0:
         parser.error(f"--workers must be >= 0, got {args.workers}")
+    if args.resume and not args.runs:
+        parser.error("--resume continues the run folders that --runs keeps: pass --runs too")
     if args.table:  # only the table of cells trained before
         args.no_costs, args.defaults = True, False
     if args.quick:

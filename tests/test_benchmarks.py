@@ -182,6 +182,7 @@ def test_dense_bench_plans_every_cell_but_the_skipped(monkeypatch):
         tasks=["segment", "detect"], scenes=["shapes", "digits"],
         heads=["fpn", "horfpn", "uper", "gnuper"], seeds=[0, 1], skip=[],
         epochs={"segment": 2, "detect": 1}, device="cpu", runs=None, workers=2,
+        resume=False,
     )  # fmt: skip
     folders = {"segment": "ade", "detect": "coco"}
     cells = bench.plan_cells(args, folders, (8, 4))
@@ -193,6 +194,37 @@ def test_dense_bench_plans_every_cell_but_the_skipped(monkeypatch):
     args.skip = ["segment-shapes-fpn", "segment-shapes-horfpn"]
     kept = {(c["task"], c["scenes"], c["head"]) for c in bench.plan_cells(args, folders, (8, 4))}
     assert kept == names - {("segment", "shapes", "fpn"), ("segment", "shapes", "horfpn")}
+
+
+def test_a_stopped_cell_goes_on_from_its_checkpoint(monkeypatch, tmp_path):
+    """--resume: a cell whose run folder holds a run stopped after its first epoch trains
+    only the second, and its curve is that of the same cell trained unbroken; without a
+    checkpoint the cell starts afresh."""
+    from hornet_ref.train import TrainConfig, fit
+
+    bench = _dense_bench(monkeypatch)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # the cell's, not ours
+    cell = dict(task="segment", scenes="shapes", head="fpn", seed=0, epochs=2, device="cpu",
+                folder="", counts=(16, 8), runs=str(tmp_path / "runs"), workers=0,
+                resume=True)  # fmt: skip
+    whole = bench._cell(cell | {"runs": str(tmp_path / "whole")})  # no checkpoint there
+    assert not whole["resumed"] and len(whole["curve"]) == 2
+    fit(TrainConfig(task="segment", head="fpn", data="builtin", epochs=2, seed=0,
+                    out=str(tmp_path / "runs" / "segment-shapes-fpn-seed0"), progress=False,
+                    train_samples=16, val_samples=8, stop_after=1))  # fmt: skip
+    row = bench._cell(cell)
+    assert row["resumed"]
+    assert row["curve"] == whole["curve"]
+    assert row["train_seconds"] > 0
+
+
+def test_dense_bench_resume_needs_the_run_folders():
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "dense_bench.py"), "--quick", "--no-costs", "--resume"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "--resume continues the run folders that --runs keeps" in proc.stderr
 
 
 def test_dense_bench_says_so_when_no_cell_finished(tmp_path):
