@@ -338,8 +338,10 @@ def cell_pool(jobs: int) -> ProcessPoolExecutor:
 def stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel the cells not started and end the running ones now (shutdown alone would
     wait for each to finish its training)."""
+    # Taken before shutdown, which forgets them (Python 3.11 sets _processes to None).
+    processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    for process in processes:
         process.terminate()
 
 

@@ -340,6 +340,27 @@ def _small_probes(monkeypatch):
     return _script(monkeypatch, "small_probes")
 
 
+def test_stopping_the_benchmark_ends_its_running_cells():
+    """Ctrl-C or SIGTERM of the benchmark alone (a background run gets no SIGINT of its
+    own) terminates the cells already training, which then save their checkpoints."""
+    script = (
+        "import os, sys, time\n"
+        f"sys.path.insert(0, {str(BENCH)!r})\n"
+        "import dense_bench\n"
+        "pool = dense_bench.cell_pool(1)\n"
+        "pool.submit(os.getpid).result()\n"
+        "worker = next(iter(pool._processes.values()))\n"
+        "pool.submit(time.sleep, 300)\n"
+        "time.sleep(1)\n"
+        "dense_bench.stop_pool(pool)\n"
+        "worker.join(30)\n"
+        "print(worker.is_alive(), flush=True)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.stdout.strip().splitlines()[-1] == "False", proc.stderr[-2000:]
+
+
 def test_each_probe_changes_only_what_it_names(monkeypatch):
     """depth doubles every stage's blocks; order-n sets every gnConv's order; batch-norm
     swaps each channels-first LayerNorm (4 + blocks of them) for a BatchNorm2d; conv-stem
