@@ -6,6 +6,7 @@
     python benchmarks/small_probes.py --change none --seeds 2             # the variant as it is
     python benchmarks/small_probes.py --change dense-conv                 # dense 3x3 for 7x7 dw
     python benchmarks/small_probes.py --change order-1 --seeds 0 1 2      # gnConv order 1 only
+    python benchmarks/small_probes.py --change layer-scale-1 --seeds 0 1  # gamma starts at 1
     python benchmarks/small_probes.py --folder patches --model hornet_nano_7x7 --change none \
         --rand-augment 5 --mixup 0.2 --crop-scale 0.08 --drop-path 0.1   # recipe values given
     python benchmarks/small_probes.py --folder patches --model hornet_nano_7x7 --change depth
@@ -24,6 +25,8 @@ is changed, as ``--change`` says:
   (3 -> C/2 -> C channels, a LayerNorm after each, a GELU between; stride 4 in all);
 - ``dense-conv``: each gnConv's depthwise 7x7 convolution f, over its S channels, replaced
   by a dense 3x3 convolution S -> S (ResNet's kind of spatial mixing; the gates stay);
+- ``layer-scale-1``: every block's layer-scale vectors gamma1, gamma2 start at 1, not the
+  paper's 1e-6, so each block's gnConv and MLP count from the first update;
 - ``order-1`` to ``order-5``: every stage's gnConv of that order n (nano's orders are the
   paper's 2, 3, 4, 5 by stage);
 - ``none``: no change (the baseline, trained in the same process as the probes).
@@ -50,7 +53,7 @@ from hornet_ref.gnconv import GnConv, LayerNorm2d
 from hornet_ref.hornet import model_config
 
 ORDERS = tuple(f"order-{n}" for n in range(1, 6))  # gnConv's order n, 1 to 5
-CHANGES = ("none", "depth", "batch-norm", "conv-stem", "dense-conv", *ORDERS)
+CHANGES = ("none", "depth", "batch-norm", "conv-stem", "dense-conv", "layer-scale-1", *ORDERS)
 
 
 def _batch_norm(net: nn.Module) -> None:
@@ -92,6 +95,8 @@ def changed(create, change: str):
             kwargs["depths"] = tuple(2 * d for d in model_config(name).depths)
         elif change.startswith("order-"):
             kwargs["orders"] = int(change.removeprefix("order-"))  # the same n in every stage
+        elif change == "layer-scale-1":
+            kwargs["layer_scale_init_value"] = 1.0
         net = create(name, **kwargs)
         if change == "batch-norm":
             _batch_norm(net)

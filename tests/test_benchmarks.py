@@ -362,7 +362,8 @@ def test_stopping_the_benchmark_ends_its_running_cells():
 
 
 def test_each_probe_changes_only_what_it_names(monkeypatch):
-    """depth doubles every stage's blocks; order-n sets every gnConv's order; batch-norm
+    """depth doubles every stage's blocks; order-n sets every gnConv's order; layer-scale-1
+    starts every gamma at 1; batch-norm
     swaps each channels-first LayerNorm (4 + blocks of them) for a BatchNorm2d; conv-stem
     keeps the stem's stride 4; none builds the variant as it is. The named variant's
     config is not touched."""
@@ -401,6 +402,9 @@ def test_each_probe_changes_only_what_it_names(monkeypatch):
     for n, low in zip((1, 2, 5), lows, strict=True):
         orders = [m.order for m in low.modules() if type(m).__name__ == "GnConv"]
         assert low.config.orders == (n,) * 4 and orders == [n] * blocks
+    gammas = [p for k, p in build("layer-scale-1").named_parameters() if ".gamma" in k]
+    assert len(gammas) == 2 * blocks and all(bool((g == 1).all()) for g in gammas)
+    assert all(bool((p == 1e-6).all()) for k, p in plain.named_parameters() if ".gamma" in k)
     for net in (plain, bn, stem, dense, *lows):
         assert net.eval()(x).shape == (2, 10)
         assert net.forward_intermediates(x, intermediates_only=True)[0].shape == (2, 32, 16, 16)
