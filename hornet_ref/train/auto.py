@@ -253,8 +253,9 @@ def choose(
         return values, reason
     base = _TIERS["large" if name == "paper" else name]
     values = {**_COMMON, **base}
-    if name == "small" and stats.img_size >= PAPER_CROPS_FROM:
-        values["crop_scale"] = _COMMON["crop_scale"]  # a 36-px region still, at 128 px
+    wide = stats.img_size >= PAPER_CROPS_FROM  # at 128 px a crop of 8% is still 36 px a side
+    if name == "small" and wide:
+        values["crop_scale"] = _COMMON["crop_scale"]
     values["lr_batch"] = _batch_for(n, base["batch_size"])
     values["batch_size"] = batch = batch_size or values["lr_batch"]
     if finetune:
@@ -265,10 +266,10 @@ def choose(
     epochs, updates, length = _run_length(
         values, n // (batch * accum_steps * world), epochs, least, values["epochs"]
     )
-    wide = stats.img_size >= PAPER_CROPS_FROM
     augment = (
         f"folder crops >= {values['crop_scale']:.0%} of the area "
-        f"({'35% below' if wide else '8% from'} {PAPER_CROPS_FROM} px), "
+        f"({base['crop_scale'] if wide else _COMMON['crop_scale']:.0%} "
+        f"{'below' if wide else 'from'} {PAPER_CROPS_FROM} px), "
         "no mixup/cutmix/RandAugment/erasing"
         if name == "small"
         else f"mixup {values['mixup']}, cutmix {values['cutmix']}, "
