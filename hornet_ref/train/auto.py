@@ -22,9 +22,9 @@ this module):
     costs accuracy when a class has a few hundred images), random resized crops
     that keep at least 35% of a folder image's area below ``PAPER_CROPS_FROM`` px
     (at 32 px the paper's 8% leaves a 9-px region, and cost the digits a point) and
-    the paper's 8% from it (at 128 px 8% leaves 36 px; on two folders of photographs
-    it gained 8.4 points, and 4.2 within the seeds' spread), lr 2e-3 at batch 64, no
-    drop path.
+    the paper's 8% from it (at 64 px 8% leaves 18 px; on photographs at 64 and 128 px
+    it gained 4 to 9 points, beyond the seeds' spread on three of the four folder
+    and side pairs with several seeds), lr 2e-3 at batch 64, no drop path.
 
   Every tier flips half the images horizontally, as the paper does; the data's
   statistics cannot tell whether mirroring changes a class (digits, text), so
@@ -108,8 +108,8 @@ EMA_SHARE = 0.1
 #: a 4x4 stem: hornet_nano_s4_7x7 to classify, hornet_mini_7x7 to segment.
 MINI_FROM = 48
 #: From this training side up, the small tier's random resized crops keep the paper's 8% of
-#: the area, below it 35% (docs/training.md, "The paper's 8% crops at 128 px").
-PAPER_CROPS_FROM = 96
+#: the area, below it 35% (docs/training.md, "The paper's 8% crops from 64 px").
+PAPER_CROPS_FROM = 64
 #: The sides a folder's run may be given from its images: 32 px (nano's) to 224 (the
 #: paper's), or a larger model's own side.
 SIDE_RANGE = (32, 224)
@@ -254,7 +254,7 @@ def choose(
         return values, reason
     base = _TIERS["large" if name == "paper" else name]
     values = {**_COMMON, **base}
-    wide = stats.img_size >= PAPER_CROPS_FROM  # at 128 px a crop of 8% is still 36 px a side
+    wide = stats.img_size >= PAPER_CROPS_FROM  # at 64 px a crop of 8% is still 18 px a side
     if name == "small" and wide:
         values["crop_scale"] = _COMMON["crop_scale"]
     values["lr_batch"] = _batch_for(n, base["batch_size"])
