@@ -16,7 +16,7 @@ from hornet_ref.train import TrainConfig, fit
 from hornet_ref.train.auto import (
     EMA_SHARE,
     MIN_EPOCHS,
-    MIN_UPDATES,
+    MIN_UPDATES_SMALL_SIDE,
     DataStats,
     choose,
     ema_horizon,
@@ -35,8 +35,8 @@ def _auto(n: int, **given) -> TrainConfig:
 @pytest.mark.parametrize(
     "n, name, batch, epochs, mixup, rand_augment",
     [
-        (1_500, "small", 64, 31, 0.0, 0),  # 23 updates an epoch: 31 epochs for 700 updates
-        (10_000, "small", 64, 8, 0.0, 0),
+        (1_500, "small", 64, 61, 0.0, 0),  # 23 updates an epoch: 61 epochs for 1,400 updates
+        (10_000, "small", 64, 9, 0.0, 0),  # 156 an epoch: 9 epochs
         (30_000, "medium", 128, 30, 0.2, 5),
         (100_000, "large", 128, 100, 0.8, 9),
     ],
@@ -48,7 +48,7 @@ def test_below_imagenet_scale_the_documented_choices(n, name, batch, epochs, mix
     assert (config.mixup, config.rand_augment) == (mixup, rand_augment)
     assert config.lr == 2e-3 and config.lr_batch == batch  # not 4e-3 scaled down from 4096
     updates = epochs * (n // batch)
-    assert updates >= MIN_UPDATES and epochs >= MIN_EPOCHS
+    assert updates >= MIN_UPDATES_SMALL_SIDE and epochs >= MIN_EPOCHS  # a 32-px folder
     assert ema_horizon(config.ema_decay) == pytest.approx(EMA_SHARE * updates, rel=1e-3)
 
 
@@ -68,6 +68,19 @@ def test_small_folders_trained_at_64_px_and_up_get_the_papers_crops(side, crop_s
     assert f"folder crops >= {crop_scale:.0%} of the area" in reason
     given = resolve(TrainConfig(data="/some/folder", img_size=side, crop_scale=0.5), stats)
     assert given.crop_scale == 0.5  # the user's call wins at every side
+
+
+@pytest.mark.parametrize("side, least", [(32, 1_400), (64, 700), (128, 700)])
+def test_a_32_px_folder_gets_twice_the_updates_of_a_larger_one(side, least):
+    stats = DataStats(1_600, 10, side)  # 25 updates an epoch at batch 64
+    config = resolve(TrainConfig(data="/some/folder", img_size=side), stats)
+    assert config.epochs == math.ceil(least / 25)  # 56 epochs at 32 px, 28 from 64
+    _, reason = choose(stats)
+    assert f"= {config.epochs * 25} updates (>= {least} updates and 8 epochs" in reason
+    assert ("; 700 from 64 px)" in reason) == (side == 32)
+    assert choose(stats, epochs=5)[0]["epochs"] == 5  # --epochs wins, and the line says so
+    assert "(--epochs given)" in choose(stats, epochs=5)[1]
+    assert choose(stats, finetune=True)[0]["epochs"] == max(10, math.ceil(300 / 25))
 
 
 def test_the_folder_transform_follows_crop_scale_and_hflip():
@@ -113,14 +126,14 @@ def test_a_shortened_run_keeps_the_warmup_share_and_an_ema_horizon_of_a_tenth():
 def test_what_the_user_sets_wins_and_the_reason_says_so():
     config = _auto(1_500, lr=1e-3, mixup=0.5, ema_decay=0.0, batch_size=32)
     assert (config.lr, config.mixup, config.ema_decay, config.batch_size) == (1e-3, 0.5, 0, 32)
-    assert config.epochs == math.ceil(MIN_UPDATES / (1_500 // 32))  # updates at the given batch
+    assert config.epochs == math.ceil(MIN_UPDATES_SMALL_SIDE / (1_500 // 32))  # at its batch
     line = explain(TrainConfig(data="/x", lr=1e-3, mixup=0.5), DataStats(1_500, 10, 32))
     assert "\n" not in line and "small data" in line and "given: lr=0.001, mixup=0.5" in line
 
 
 def test_a_tiny_set_gets_a_batch_that_leaves_eight_updates_an_epoch():
     config = _auto(100)
-    assert config.batch_size == 8 and config.epochs * (100 // 8) >= MIN_UPDATES
+    assert config.batch_size == 8 and config.epochs * (100 // 8) >= MIN_UPDATES_SMALL_SIDE
 
 
 def test_a_run_of_ten_updates_or_fewer_keeps_no_ema():
