@@ -257,10 +257,11 @@ def _cell(cell: dict) -> dict:
         # curve is the one an unbroken run draws.
         resume = bool(cell.get("resume")) and (out / CHECKPOINT).is_file()
         start = time.perf_counter()
+        # eval_every=1: every epoch on the curve, which "flat" reads.
         config = TrainConfig(
             task=cell["task"], head=cell["head"], data=data, epochs=cell["epochs"],
             seed=cell["seed"], workers=cell["workers"], out=str(out), progress=False,
-            device=cell["device"], resume=resume, **extra,
+            device=cell["device"], resume=resume, eval_every=1, **extra,
         )  # fmt: skip
         result = fit(config)
         seconds = time.perf_counter() - start

@@ -44,10 +44,12 @@ trained with plain AdamW (lr 1e-3, weight decay 0.05, batch 64), a cosine schedu
 over the same number of epochs as HorNet's run, and random crop (padding 1/8 of the
 side) with no flip, at the side HorNet's run chose (the median of the images' shorter
 sides, in the recipe line), on the same folder. Both report validation top-1 after
-every epoch and the cumulative training seconds (validation not counted), and the
-wall time of the whole run. The last table gives, per folder, the mean, sd and range of
-both networks' final top-1 over the seeds, and the training seconds after which HorNet
-first reached ResNet-18's final top-1 in each seed.
+every epoch (HorNet with ``--eval-every 1``, its one flag besides ``--data``: without
+it, a folder of short epochs is validated every few) and the cumulative training
+seconds (validation not counted), and the wall time of the whole run. The last table
+gives, per folder, the mean, sd and range of both networks' final top-1 over the seeds,
+and the training seconds after which HorNet first reached ResNet-18's final top-1 in
+each seed.
 """
 
 from __future__ import annotations
@@ -238,7 +240,9 @@ def _hornet(data: str, epochs: int | None, out: Path, seed: int) -> dict:
     """``hornet-ref train --data DATA`` (``--epochs``, ``--seed``): per-epoch top-1 and
     cumulative training seconds, and the wall time of the whole command."""
     command = [sys.executable, "-m", "hornet_ref.cli", "train", "--data", data, "--out", str(out)]
-    command += ["--no-progress", "--seed", str(seed)] + (
+    # --eval-every 1: top-1 after every epoch, as the peer's (auto validates a folder
+    # of short epochs every few).
+    command += ["--no-progress", "--seed", str(seed), "--eval-every", "1"] + (
         ["--epochs", str(epochs)] if epochs else []
     )
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
@@ -247,13 +251,15 @@ def _hornet(data: str, epochs: int | None, out: Path, seed: int) -> dict:
     wall = time.perf_counter() - start
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     config = json.loads((out / "config.json").read_text())
-    seconds, total = [], 0.0
+    top1, seconds, total = [], [], 0.0
     for row in rows:
         total += row["seconds"]
-        seconds.append(total)
+        if "val_acc1" in row:  # a validated epoch (all of them, with --eval-every 1)
+            top1.append(row["val_acc1"])
+            seconds.append(total)
     ema = rows[-1].get("val_acc1_ema")
     return dict(
-        top1=[row["val_acc1"] for row in rows], seconds=seconds, wall=wall, ema=ema,
+        top1=top1, seconds=seconds, epochs=len(rows), wall=wall, ema=ema,
         reason=config["recipe_reason"], model=config["model"], img_size=config["img_size"],
     )  # fmt: skip
 
@@ -465,7 +471,7 @@ def main() -> None:
             print(hornet["reason"])
             peer = None
             if not args.no_peer and name != "builtin":
-                peer = _peer(data, len(hornet["top1"]), hornet["img_size"], seed=seed,
+                peer = _peer(data, hornet["epochs"], hornet["img_size"], seed=seed,
                              model=args.peer_model)  # fmt: skip
             _table(f"{name}, seed {seed}", hornet, peer, label)
             results.setdefault(name, {"runs": []})["runs"].append(

@@ -151,7 +151,7 @@ def probe(data: str, model: str, change: str, seed: int, epochs: int | None,
         start = time.perf_counter()
         given = {"epochs": epochs} | (values or {})
         config = TrainConfig(data=data, model=model, seed=seed, out=str(Path(out) / "run"),
-                             progress=False, workers=0, **given)  # fmt: skip
+                             progress=False, workers=0, eval_every=1, **given)  # fmt: skip
         result = fit(config)
         seconds = time.perf_counter() - start
     history = result.history

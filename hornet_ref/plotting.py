@@ -262,13 +262,14 @@ def plot_curves(
     title: str | None = None,
     figsize: tuple[float, float] = (10, 3.8),
 ) -> Figure:
-    """A training run's curves, one point per epoch: the train and validation loss on
-    the left, a validation metric (and its EMA's, when the run kept one) on the right.
+    """A training run's curves: the train loss of every epoch and the validation loss
+    on the left, a validation metric (and its EMA's, when the run kept one) on the
+    right, one point per validated epoch.
 
     Args:
         history: the run's metrics rows (``TrainResult.history``, or the lines of
-            ``metrics.jsonl``), each with ``epoch``, ``train_loss``, ``val_loss`` and
-            ``metric``.
+            ``metrics.jsonl``), each with ``epoch`` and ``train_loss``; those of
+            validated epochs also with ``val_loss`` and ``metric``.
         metric: the row key drawn on the right; ``metric + "_ema"`` is drawn too when
             the rows have it. Several keys (``("val_miou", "val_pixel_acc")``) share
             the panel, each labelled with its key.
@@ -286,15 +287,18 @@ def plot_curves(
     fig = Figure(figsize=figsize, layout="constrained")
     ax_loss, ax_metric = fig.subplots(1, 2)
     x = [row["epoch"] for row in history]
+    validated = [row for row in history if "val_loss" in row]  # --eval-every skips some
+    x_val = [row["epoch"] for row in validated]
     ax_loss.plot(x, [row["train_loss"] for row in history], "o-", label="train")
-    ax_loss.plot(x, [row["val_loss"] for row in history], "o-", label="validation")
+    ax_loss.plot(x_val, [row["val_loss"] for row in validated], "o-", label="validation")
     keys = [metric] if isinstance(metric, str) else list(metric)
     for key in keys:
         alone = len(keys) == 1
-        ax_metric.plot(x, [row[key] for row in history], "o-", label="validation" if alone else key)
-        if f"{key}_ema" in history[0]:
-            ema = [row[f"{key}_ema"] for row in history]
-            ax_metric.plot(x, ema, "o--", label="EMA" if alone else f"{key} EMA")
+        label = "validation" if alone else key
+        ax_metric.plot(x_val, [row[key] for row in validated], "o-", label=label)
+        if validated and f"{key}_ema" in validated[0]:
+            ema = [row[f"{key}_ema"] for row in validated]
+            ax_metric.plot(x_val, ema, "o--", label="EMA" if alone else f"{key} EMA")
     if chance is not None:
         ax_metric.axhline(chance, color="grey", linestyle=":", label="chance")
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")

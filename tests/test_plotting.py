@@ -135,6 +135,22 @@ def test_a_long_run_has_curves_without_value_labels():
     assert fig.axes[1].get_ylim()[1] < 100  # the data's own range
 
 
+def test_a_run_validated_every_few_epochs_draws_validation_at_those_epochs_only():
+    """--eval-every 3 over 7 epochs: train loss at every epoch, validation at 1, 3, 6, 7."""
+    rows = [{"epoch": e, "train_loss": 2 / e} for e in range(1, 8)]
+    for row in rows:
+        if row["epoch"] in (1, 3, 6, 7):
+            row |= {"val_loss": 2.2 / row["epoch"], "val_acc1": 10.0 * row["epoch"]}
+            row["val_acc1_ema"] = row["val_acc1"] - 1
+    ax_loss, ax_metric = plot_curves(rows).axes
+    train, val = ax_loss.get_lines()
+    assert list(train.get_xdata()) == [1, 2, 3, 4, 5, 6, 7]
+    assert list(val.get_xdata()) == [1, 3, 6, 7]
+    top1, ema = ax_metric.get_lines()
+    assert list(top1.get_ydata()) == [10.0, 30.0, 60.0, 70.0]
+    assert list(ema.get_ydata()) == [9.0, 29.0, 59.0, 69.0]
+
+
 def test_save_figure_writes_a_png_of_the_figure_size_atomically(tmp_path):
     fig = plot_erf(torch.rand(9, 9), figsize=(4.0, 3.0))
     path = save_figure(fig, tmp_path / "erf.png", dpi=50)

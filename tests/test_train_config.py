@@ -128,6 +128,7 @@ def test_the_imagenet_recipe_is_the_papers():
         ({"warmup_epochs": 10, "epochs": 2}, "--warmup-epochs"),
         ({"device": "tpu"}, "--device"),
         ({"train_samples": 0}, "--train-samples"),
+        ({"eval_every": 0}, "--eval-every"),
     ],
 )
 def test_bad_values_name_their_flag(overrides, flag):

@@ -108,16 +108,54 @@ def test_the_default_command_learns_the_builtin_data(tmp_path, capsys):
 
 
 def test_a_resumed_run_repeats_the_uninterrupted_run_exactly(tmp_path):
-    """2 epochs, stop, --resume for 2 more == 4 straight epochs: same metrics, same weights."""
-    straight = fit(_tiny(tmp_path / "straight", epochs=4, **_RANDOM))
+    """2 epochs, stop, --resume for 2 more == 4 straight epochs: same metrics, same weights.
+    (Every epoch validated: a paused run validates its last epoch, a straight one would
+    skip epoch 2.)"""
+    straight = fit(_tiny(tmp_path / "straight", epochs=4, eval_every=1, **_RANDOM))
     first = fit(_tiny(tmp_path / "split", epochs=4, stop_after=2, **_RANDOM))
     assert len(first.history) == 2
     assert load_checkpoint(tmp_path / "split" / "checkpoint.pt")["epoch"] == 2
-    rest = fit(TrainConfig(out=str(tmp_path / "split"), resume=True, progress=False))
+    again = TrainConfig(out=str(tmp_path / "split"), resume=True, progress=False, eval_every=1)
+    rest = fit(again)
     assert _metrics(rest.history) == _metrics(straight.history)
     _assert_same_weights(rest.model, straight.model)
     lines = (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
+
+
+def test_validation_comes_about_every_100_updates_unless_eval_every_says():
+    """A 1,500-image folder's 23-update epochs: every 5th; 100 or more updates: every
+    epoch; --eval-every wins both ways."""
+    interval = engine.validation_interval
+    assert engine.EVAL_UPDATES == 100
+    assert [interval(TrainConfig(), n) for n in (1, 23, 25, 31, 99, 100, 187)] == [
+        100, 5, 4, 4, 2, 1, 1,
+    ]  # fmt: skip
+    assert interval(TrainConfig(eval_every=1), 23) == 1
+    assert interval(TrainConfig(eval_every=3), 187) == 3
+
+
+def test_a_run_validates_the_first_epoch_every_nth_and_the_last(tmp_path, capsys):
+    """--eval-every 2 over 5 epochs: epochs 1, 2, 4 and 5 are validated (weights and
+    EMA); epoch 3's row and line keep the training figures only. The checkpoint is
+    written after every epoch; curves.png is drawn from the validated epochs."""
+    out = tmp_path / "run"
+    result = fit(_tiny(out, epochs=5, eval_every=2, ema_decay=0.9))
+    validated = [row["epoch"] for row in result.history if "val_acc1" in row]
+    assert validated == [1, 2, 4, 5]
+    assert all("val_acc1_ema" in row for row in result.history if row["epoch"] != 3)
+    third = result.history[2]
+    assert not any(key.startswith("val_") for key in third)
+    assert {"train_loss", "lr", "seconds"} <= third.keys()
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == result.history
+    assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 5
+    assert (out / "curves.png").stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert "validated after epoch 1, every 2 epochs and the last (--eval-every)" in printed
+    epoch3 = next(line for line in printed.splitlines() if line.startswith("epoch 3/5"))
+    assert "top-1" not in epoch3 and "train loss" in epoch3
+    assert "top-1" in next(line for line in printed.splitlines() if line.startswith("epoch 4/5"))
 
 
 def test_resuming_inside_an_epoch_repeats_the_run_exactly(tmp_path, monkeypatch):

@@ -228,6 +228,13 @@ class TrainConfig:
     log_every: int = field(
         default=10, metadata=_opt("updates between progress refreshes and loss checks")
     )
+    eval_every: int | None = field(
+        default=None,
+        metadata=_opt(
+            "validate after every N epochs, and after the first and the last (default: about "
+            "every 100 updates, so every epoch once an epoch has 100)"
+        ),
+    )
     progress: bool = field(default=True, metadata=_opt("show a progress bar per epoch"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -252,6 +259,7 @@ SESSION_FIELDS = (
     "out",
     "resume",
     "log_every",
+    "eval_every",
     "progress",
 )
 
@@ -424,7 +432,9 @@ def _check(c: TrainConfig) -> None:
             f"--task must be one of {', '.join(TASKS)} and --head one of "
             f"{', '.join(SEGMENT_HEADS)}; got {c.task!r}, {c.head!r}"
         )
-    for name in ("train_samples", "val_samples", "img_size", "stop_after", "decoder_channels"):
+    for name in (
+        "train_samples", "val_samples", "img_size", "stop_after", "decoder_channels", "eval_every"
+    ):  # fmt: skip
         value = getattr(c, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{_flag(name)} must be >= 1 when given, got {value}")

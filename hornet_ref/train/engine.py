@@ -12,7 +12,8 @@ The loop, as ``_train`` writes it on one screen (``accum`` micro-batches per upd
                 scaler.unscale_(opt); clip_grad_norm_(params, clip)
                 scaler.step(opt); scaler.update(); scheduler.step(); ema.update(model)
                 every log_every updates: check the loss, stop on Ctrl-C (saving first)
-        metrics = task.evaluate(model, val_loader); save checkpoint
+        if validated(epoch): metrics = task.evaluate(model, val_loader)   # and the EMA
+        save checkpoint (and curves.png after a validation)
 
 Setup is four build steps, each returning a small dataclass: :func:`build_data`
 (datasets, loaders, the epoch's size), :func:`build_model` (the network, its DDP /
@@ -32,6 +33,10 @@ Never losing work (the helpers are in :mod:`hornet_ref.train.safeguards`):
 - the loss is checked every ``log_every`` updates (one host sync, not one per
   step); a non-finite loss stops the run with the step named and the last good
   checkpoint untouched.
+
+Validation follows the first epoch, the last, and every ``eval_every`` epochs
+between (:func:`validation_interval`); an epoch's row in ``metrics.jsonl`` has the
+``val_*`` keys only when it was validated.
 """
 
 from __future__ import annotations
@@ -369,6 +374,7 @@ def _train(config: TrainConfig, proc: Process, state: dict | None, notes: dict) 
     if pos.epoch or pos.batch:
         say(f"resuming at epoch {pos.epoch + 1}, batch {pos.batch}/{data.batches}")
     last = config.epochs if config.stop_after is None else min(config.stop_after, config.epochs)
+    every = validation_interval(config, data.updates_per_epoch)
     with StopRequest() as stop:
         while pos.epoch < last:
             model.net.train()
@@ -392,10 +398,13 @@ def _train(config: TrainConfig, proc: Process, state: dict | None, notes: dict) 
                             + _saved(out)
                         )
                         raise KeyboardInterrupt
-            row = _epoch_row(proc, data, model, opt, task, pos)
+            done = pos.epoch + 1  # the epoch just trained, counted from 1
+            validate = done in (1, last) or not done % every or _agree(stop.requested, proc)
+            row = _epoch_row(proc, data, model, opt, task, pos, validate=validate)
             pos.finish_epoch(row)
-            say(_epoch_line(row, config.epochs, task) + _ema_note(opt.ema, config.ema_decay))
-            _save(out, config, model, opt, pos, proc, notes)
+            ema_note = _ema_note(opt.ema, config.ema_decay) if validate else ""
+            say(_epoch_line(row, config.epochs, task) + ema_note)
+            _save(out, config, model, opt, pos, proc, notes, curves=validate)
             if _agree(stop.requested, proc) and pos.epoch < last:
                 say(f"stopped after epoch {pos.epoch}; " + _saved(out))
                 raise KeyboardInterrupt
@@ -412,6 +421,20 @@ def _train(config: TrainConfig, proc: Process, state: dict | None, notes: dict) 
 
 
 # -- the loop's helpers ---------------------------------------------------------------
+
+#: Without ``eval_every`` a run validates about this often, in updates: every epoch once
+#: an epoch has this many. Only runs of short epochs validate less often: a 1,500-image
+#: folder's epoch is 23 updates, and validating its weights and EMA after each took
+#: about a sixth of the run.
+EVAL_UPDATES = 100
+
+
+def validation_interval(config: TrainConfig, updates_per_epoch: int) -> int:
+    """Epochs between validations: ``config.eval_every`` when given, else the fewest
+    epochs that hold :data:`EVAL_UPDATES` updates (1 for epochs that long)."""
+    if config.eval_every is not None:
+        return config.eval_every
+    return -(-EVAL_UPDATES // updates_per_epoch)  # ceil(EVAL_UPDATES / updates_per_epoch)
 
 
 def _batches(data: Data, pos: Position, seed: int, rank: int) -> Iterator[tuple[int, Any]]:
@@ -462,20 +485,25 @@ def _epoch_row(
     opt: Optimisation,
     task: Task,
     pos: Position,
+    *,
+    validate: bool = True,
 ) -> dict[str, Any]:
-    """Validate (the weights, and the EMA if kept) and gather the epoch's metrics."""
+    """The epoch's metrics; with ``validate``, also those of the weights on the
+    validation set (``val_*``) and of the EMA if kept (``val_*_ema``)."""
     row: dict[str, Any] = {
         "epoch": pos.epoch + 1,
         "train_loss": pos.partial["loss_sum"] / max(pos.partial["losses"], 1),
     }
-    row |= {f"val_{k}": v for k, v in task.evaluate(model.eval_net, data.val_loader).items()}
+    if validate:
+        scores = task.evaluate(model.eval_net, data.val_loader)
+        row |= {f"val_{k}": v for k, v in scores.items()}
     row |= {
         "lr": opt.current_lr(),
         "images_per_sec": pos.partial["images"] / max(pos.partial["seconds"], 1e-9),
         "peak_mem_mb": _peak_memory_mb(proc.device),
         "seconds": pos.partial["seconds"],
     }
-    if opt.ema is not None:
+    if validate and opt.ema is not None:
         ema = task.evaluate(opt.ema.module, data.val_loader)
         row |= {f"val_{k}_ema": v for k, v in ema.items()}
     return row
@@ -489,9 +517,11 @@ def _save(
     pos: Position,
     proc: Process,
     notes: dict[str, Any],
+    *,
+    curves: bool = True,
 ) -> None:
-    """Write the checkpoint (and, with it, config.json, metrics.jsonl and curves.png)
-    on rank 0."""
+    """Write the checkpoint (and, with it, config.json, metrics.jsonl and, when
+    ``curves``, curves.png) on rank 0."""
     if not proc.is_main:
         return
     out.mkdir(parents=True, exist_ok=True)
@@ -508,7 +538,7 @@ def _save(
     }
     save_atomic(state, out / CHECKPOINT)
     write_metrics(pos.history, out / METRICS)
-    if pos.history:
+    if curves and pos.history:
         save_curves(pos.history, out / CURVES, title=_curves_title(config), epochs=config.epochs)
 
 
@@ -575,7 +605,7 @@ def _describe(
         f"{d.num_classes} classes, {d.img_size} px\n"
         f"recipe {c.recipe}: {c.epochs} epochs x {d.updates_per_epoch} updates of "
         f"{c.batch_size} x {c.accum_steps} accum x {proc.world} process(es), "
-        f"peak lr {opt.lr:.2e}\n"
+        f"peak lr {opt.lr:.2e}; {_validation_plan(validation_interval(c, d.updates_per_epoch))}\n"
         f"{proc.device}, {str(model.dtype).removeprefix('torch.')}"
         f"{', compiled' if c.compile else ''}; run folder {c.out}"
     )
@@ -595,9 +625,16 @@ def _saved(out: Path) -> str:
     return f"checkpoint saved in {out / CHECKPOINT} (continue with --resume)"
 
 
+def _validation_plan(every: int) -> str:
+    if every == 1:
+        return "validated every epoch"
+    return f"validated after epoch 1, every {every} epochs and the last (--eval-every)"
+
+
 def _epoch_line(row: dict[str, Any], epochs: int, task: Task) -> str:
+    scores = f"{task.summary(row)}  " if "val_loss" in row else ""
     return (
         f"epoch {row['epoch']}/{epochs}  train loss {row['train_loss']:.4f}  "
-        f"{task.summary(row)}  lr {row['lr']:.2e}  {row['images_per_sec']:.0f} img/s  "
+        f"{scores}lr {row['lr']:.2e}  {row['images_per_sec']:.0f} img/s  "
         f"peak {row['peak_mem_mb']:.0f} MB  {row['seconds']:.0f} s"
     )

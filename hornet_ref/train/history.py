@@ -1,7 +1,8 @@
 """What a run leaves to look at: ``metrics.jsonl`` and ``curves.png``.
 
 ``metrics.jsonl`` holds one JSON object per finished epoch: ``epoch`` (1-based),
-``train_loss``, then the task's validation metrics as ``val_<name>`` (for
+``train_loss``, then, for the epochs that were validated (the first, the last and
+every ``--eval-every``), the task's validation metrics as ``val_<name>`` (for
 classification ``val_loss``, ``val_acc1``, ``val_acc5``; for segmentation ``val_loss``,
 ``val_miou``, ``val_pixel_acc``; for detection ``val_loss``, ``val_box_map``,
 ``val_box_map50``, ``val_box_map75`` and the same three ``val_mask_*``), ``lr`` (at the epoch's
@@ -9,7 +10,7 @@ end), ``images_per_sec`` (training only, all processes), ``peak_mem_mb``,
 ``seconds``, and ``val_<name>_ema`` when an EMA is kept. It is rewritten whole
 from the checkpoint's history after every epoch, so it always matches the
 checkpoint, resumed runs included. ``curves.png`` is
-:func:`hornet_ref.plotting.plot_curves` of the same rows, redrawn at the same times
+:func:`hornet_ref.plotting.plot_curves` of the same rows, redrawn after each validation
 (and when Ctrl-C stops a run), titled with the run and the weights it started from.
 Both are written by the one atomic writer, :func:`hornet_ref.files.write_atomic`.
 """
@@ -37,7 +38,7 @@ def save_curves(
     the epoch axis up to ``epochs``) and save it as a PNG."""
     from ..plotting import plot_curves, save_figure  # matplotlib loads only when drawn
 
-    if "val_box_map" in history[0]:  # --task detect
+    if any("val_box_map" in row for row in history):  # --task detect
         fig = plot_curves(
             history,
             metric=("val_box_map", "val_mask_map"),
@@ -45,7 +46,7 @@ def save_curves(
             epochs=epochs,
             title=title,
         )
-    elif "val_miou" in history[0]:  # --task segment
+    elif any("val_miou" in row for row in history):  # --task segment
         fig = plot_curves(
             history,
             metric=("val_miou", "val_pixel_acc"),
