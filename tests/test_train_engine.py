@@ -158,6 +158,17 @@ def test_a_run_validates_the_first_epoch_every_nth_and_the_last(tmp_path, capsys
     assert "top-1" in next(line for line in printed.splitlines() if line.startswith("epoch 4/5"))
 
 
+def test_validating_less_often_trains_the_same_weights(tmp_path):
+    """Validation draws nothing the training uses: auto (epochs 1 and 3 validated) and
+    --eval-every 1 end with the same weights and the same losses."""
+    every = fit(_tiny(tmp_path / "every", epochs=3, eval_every=1, **_RANDOM))
+    auto = fit(_tiny(tmp_path / "auto", epochs=3, **_RANDOM))
+    assert [row["epoch"] for row in auto.history if "val_loss" in row] == [1, 3]
+    assert [r["train_loss"] for r in auto.history] == [r["train_loss"] for r in every.history]
+    assert auto.history[-1]["val_acc1"] == every.history[-1]["val_acc1"]
+    _assert_same_weights(auto.model, every.model)
+
+
 def test_resuming_inside_an_epoch_repeats_the_run_exactly(tmp_path, monkeypatch):
     """A stop request after update 11 (epoch 2, step 3) saves the position and the RNG
     states; resuming finishes the run as if nothing happened."""

@@ -85,6 +85,7 @@ from .task import Task
 from .tasks import get_task
 
 __all__ = [
+    "EVAL_UPDATES",
     "Data",
     "Model",
     "NonFiniteLossError",
@@ -95,6 +96,7 @@ __all__ = [
     "build_optimisation",
     "build_task",
     "fit",
+    "validation_interval",
 ]
 
 CHECKPOINT, METRICS, CURVES, CONFIG = "checkpoint.pt", "metrics.jsonl", "curves.png", "config.json"
@@ -431,7 +433,7 @@ EVAL_UPDATES = 100
 
 def validation_interval(config: TrainConfig, updates_per_epoch: int) -> int:
     """Epochs between validations: ``config.eval_every`` when given, else the fewest
-    epochs that hold :data:`EVAL_UPDATES` updates (1 for epochs that long)."""
+    epochs that hold ``EVAL_UPDATES`` (100) updates (1 for epochs that long)."""
     if config.eval_every is not None:
         return config.eval_every
     return -(-EVAL_UPDATES // updates_per_epoch)  # ceil(EVAL_UPDATES / updates_per_epoch)
