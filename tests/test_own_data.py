@@ -135,6 +135,25 @@ def test_the_second_photograph_folder_shares_no_photograph_with_the_first(tmp_pa
     assert (config.model, config.img_size) == ("hornet_nano_s4_7x7", 128)
 
 
+def test_the_48_px_folder_is_photos128_scaled_down_and_trained_at_64_px_with_8_percent_crops(
+    tmp_path,
+):
+    """photos48: the same crops as photos128 (the same seed draws the same regions), each
+    at a shorter side of 48 px, which auto trains at 64 px with the paper's 8% crops."""
+    small = own_data.make_photos48_folder(tmp_path / "photos48", train=2, val=1)
+    large = own_data.make_photos_folder(tmp_path / "photos128", train=2, val=1)
+    pairs = [(Image.open(f), Image.open(large / f.relative_to(small)))
+             for f in sorted(small.rglob("*.png"))]  # fmt: skip
+    assert len(pairs) == 30
+    for im, source in pairs:
+        assert min(im.size) == 48 and im.mode == source.mode
+        ratio = max(source.size) / min(source.size)
+        assert abs(max(im.size) / 48 - ratio) < 0.05  # the aspect is kept
+    config, line = _chosen(str(small))
+    assert (config.model, config.img_size, config.crop_scale) == ("hornet_nano_s4_7x7", 64, 0.08)
+    assert "sizes all 48 px" in line and "at 64 px" in line, line
+
+
 def test_peer_only_trains_the_peer_alone_and_appends_its_line(tmp_path, monkeypatch):
     import json
     import sys
