@@ -136,8 +136,15 @@ def _photograph(name: str, short_side: int):
         from skimage import data
 
         photo = Image.fromarray(getattr(data, key)())
-    scale = short_side / min(photo.size)
-    return photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.BOX)
+    return _shorter_side_to(photo, short_side)
+
+
+def _shorter_side_to(image, side: int):
+    """``image`` (PIL) resized by area so that its shorter side is ``side`` px, aspect kept."""
+    from PIL import Image
+
+    k = side / min(image.size)
+    return image.resize((round(image.width * k), round(image.height * k)), Image.BOX)
 
 
 def _write_crops(
@@ -152,7 +159,6 @@ def _write_crops(
     resized by area so that its shorter side is drawn from ``out_sides`` (aspect kept).
     """
     import numpy as np
-    from PIL import Image
 
     from hornet_ref.study.data import PHOTOGRAPHS
 
@@ -172,8 +178,7 @@ def _write_crops(
                 top = int(rng.integers(0, photo.height - h + 1))
                 crop = photo.crop((left, top, left + w, top + h))
                 if out_sides:
-                    k = int(rng.integers(out_sides[0], out_sides[1] + 1)) / min(w, h)
-                    crop = crop.resize((round(w * k), round(h * k)), Image.BOX)
+                    crop = _shorter_side_to(crop, int(rng.integers(out_sides[0], out_sides[1] + 1)))
                 crop.save(folder / f"{i:04d}.png")
 
 
@@ -232,11 +237,9 @@ def make_photos48_folder(
             source = make_photos_folder(Path(scratch) / "photos128", train=train, val=val,
                                         seed=seed)  # fmt: skip
             for file in sorted(source.glob("*/*/*.png")):  # split/class/n.png
-                crop = Image.open(file)
-                k = side / min(crop.size)
                 out = root / file.relative_to(source)
                 out.parent.mkdir(parents=True, exist_ok=True)
-                crop.resize((round(crop.width * k), round(crop.height * k)), Image.BOX).save(out)
+                _shorter_side_to(Image.open(file), side).save(out)
         done.touch()
     return root
 
